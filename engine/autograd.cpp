@@ -207,8 +207,13 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& outputs,
     if (grad.defined()) {
       if (auto it = capture_index.find(node); it != capture_index.end())
         captured[it->second] = grad;
-      const bool accumulate = dynamic_cast<AccumulateGrad*>(node) != nullptr;
-      if (captures.empty() ? true : (!accumulate && leads_to_capture(node))) {
+      // In grad() mode a node runs only when something below it is captured: a captured
+      // node's own inputs matter only if they lead to another capture.
+      bool run = captures.empty();
+      if (!run && dynamic_cast<AccumulateGrad*>(node) == nullptr)
+        for (auto& next : node->next)
+          if (next && leads_to_capture(next.get())) run = true;
+      if (run) {
         input_grads = node->apply(grad);
         if (!create_graph) node->release();
       }
