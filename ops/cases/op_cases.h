@@ -44,6 +44,7 @@ std::vector<OpCase> shape_op_cases();
 std::vector<OpCase> linalg_op_cases();
 std::vector<OpCase> loss_op_cases();
 std::vector<OpCase> factory_op_cases();
+std::vector<OpCase> det_op_cases();
 std::vector<OpCase> nn_op_cases();  // conv, pooling, normalisation, upsampling (ops/cases/nn.cpp)
 
 // Every row of every family.
