@@ -158,6 +158,8 @@ int main(int argc, char** argv) {
     }
     optim::Adam optimizer(model.parameters(), {o.lr, 0.9, 0.99, 1e-8, 0.0, false});
     const int64_t steps_per_epoch = (n_train + o.batch - 1) / o.batch;
+    // Warm-up takes at most a tenth of the run.
+    o.warmup = std::min<int64_t>(o.warmup, std::max<int64_t>(1, steps_per_epoch * o.epochs / 10));
     auto schedule = std::make_shared<optim::WarmupLr>(
         std::make_shared<optim::CosineLr>(o.lr, o.lr * o.min_lr_ratio, steps_per_epoch * o.epochs),
         o.warmup);
@@ -244,6 +246,10 @@ int main(int argc, char** argv) {
       }
       bar.finish();
       if (interrupted) break;
+      // One power iteration per step leaves sigma slightly underestimated (the applied norm
+      // a little above c); converge before evaluating and saving, as the paper re-imposed
+      // spectral normalisation with many iterations.
+      model.converge_spectral_norms(100);
       model.eval();
       const double val_nll = flow::nll_per_dim(model, val_s);
       const double test_nll = flow::nll_per_dim(model, test_s);

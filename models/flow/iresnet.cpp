@@ -62,6 +62,11 @@ Tensor IResNet::nll_per_dim(const Tensor& x, const LogdetOptions& options) {
   return mean(log_prob(x, options)) * (-1.0 / static_cast<double>(config_.dim));
 }
 
+void IResNet::converge_spectral_norms(int iterations) {
+  for (auto& block : blocks_)
+    for (auto& layer : block->layers()) layer->update_sigma(iterations);
+}
+
 std::vector<double> IResNet::spectral_norms(int iterations) {
   std::vector<double> sigmas;
   for (auto& block : blocks_)

@@ -40,6 +40,9 @@ class IResNet : public nn::Module {
   // Negative log-likelihood in nats per dimension, averaged over the batch (the loss).
   Tensor nll_per_dim(const Tensor& x, const LogdetOptions& options = {});
 
+  // Runs `iterations` power iterations in every SN layer, so that the sigma estimates (and
+  // hence the applied weights' norms) are converged before evaluation, sampling or saving.
+  void converge_spectral_norms(int iterations = 100);
   // The spectral norm of every SN layer's applied weight, each estimated independently by
   // power iteration (all should be <= c, up to the estimate's own accuracy).
   std::vector<double> spectral_norms(int iterations = 200);
