@@ -12,9 +12,11 @@
 #include <filesystem>
 #include <numeric>
 
+#include "apps/common/flow_io.h"
 #include "apps/common/main.h"
 #include "apps/common/metrics_log.h"
 #include "apps/common/progress.h"
+#include "apps/common/training.h"
 #include "engine/checkpoint.h"
 #include "models/flow/evaluate.h"
 #include "models/optim/adam.h"
@@ -27,9 +29,6 @@ using namespace kite;
 
 namespace {
 
-volatile std::sig_atomic_t interrupted = 0;
-void on_signal(int) { interrupted = 1; }
-
 struct Options {
   std::string codes, out = "runs/flow", device = "cpu", activation = "elu", logdet = "exact",
                      dtype = "float32";
@@ -39,12 +38,6 @@ struct Options {
   double coeff = 0.9, lr = 1e-3, min_lr_ratio = 0.05, clip = 1.0;
   uint64_t seed = 0;
 };
-
-flow::Activation parse_activation(const std::string& name) {
-  if (name == "elu") return flow::Activation::ELU;
-  if (name == "lipswish") return flow::Activation::LipSwish;
-  KITE_FAIL("--activation must be elu or lipswish, got '" << name << "'");
-}
 
 flow::LogdetMethod parse_logdet(const std::string& name) {
   if (name == "exact") return flow::LogdetMethod::Exact;
@@ -122,8 +115,7 @@ int main(int argc, char** argv) {
     const DType dtype = o.dtype == "float64" ? DType::Float64 : DType::Float32;
     const flow::LogdetMethod train_logdet = parse_logdet(o.logdet);
     manual_seed(o.seed);
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    apps::install_interrupt_handler();
 
     Checkpoint codes_file = load_checkpoint(o.codes);
     Tensor train_all = to_dtype(load_codes(codes_file, "codes_train", o.codes), dtype);
@@ -148,7 +140,7 @@ int main(int argc, char** argv) {
     const double nll_gaussian = -mean(gaussian.log_prob(test_s)).item<double>() / d;
 
     flow::IResNetConfig config{
-        d, o.blocks, o.hidden, o.coeff, o.power_iterations, parse_activation(o.activation), true};
+        d, o.blocks, o.hidden, o.coeff, o.power_iterations, apps::parse_activation(o.activation), true};
     flow::IResNet model(config, dtype);
     model.to(device);
     {
@@ -165,37 +157,28 @@ int main(int argc, char** argv) {
         o.warmup);
 
     std::filesystem::create_directories(o.out);
-    const std::string last_path = o.out + "/last.safetensors",
-                      best_path = o.out + "/best.safetensors";
-    int start_epoch = 0;
-    double best_val = INFINITY;
-    auto save = [&](const std::string& path, int next_epoch) {
-      Checkpoint ckpt;
-      for (auto& [name, t] : model.state_dict()) ckpt.tensors["flow." + name] = t;
-      for (auto& [name, t] : optimizer.state_tensors("optim.")) ckpt.tensors[name] = t;
-      ckpt.tensors["standardizer.mean"] = standardizer.mean;
-      ckpt.tensors["standardizer.std"] = standardizer.stddev;
-      ckpt.metadata = {{"kind", "iresnet_flow"},
-                       {"dim", std::to_string(d)},
-                       {"blocks", std::to_string(o.blocks)},
-                       {"hidden", std::to_string(o.hidden)},
-                       {"coeff", std::to_string(o.coeff)},
-                       {"activation", o.activation},
-                       {"epoch", std::to_string(next_epoch)},
-                       {"best_val_nll", std::to_string(best_val)},
-                       {"generator", default_generator().to_string()}};
-      save_checkpoint(path, ckpt);
+    apps::CheckpointKeeper keeper(o.out, true);
+    int start_epoch = 0, epoch_in_progress = 0;
+    auto checkpoint = [&](int next_epoch) {
+      apps::TrainingState state;
+      state.kind = "flow";
+      state.step = optimizer.step_count();
+      state.epoch = next_epoch;
+      state.generators["default"] = default_generator().state();
+      state.config = apps::flow_config_to_json(config);
+      state.config["codes"] = o.codes;
+      state.metadata["dtype"] = o.dtype;
+      return apps::make_training_checkpoint(model, &optimizer, state,
+                                            {{"standardizer.mean", standardizer.mean},
+                                             {"standardizer.std", standardizer.stddev}});
     };
     if (!o.resume.empty()) {
-      Checkpoint ckpt = load_checkpoint(o.resume);
-      std::map<std::string, Tensor> flow_state;
-      for (auto& [name, t] : ckpt.tensors)
-        if (name.rfind("flow.", 0) == 0) flow_state[name.substr(5)] = t;
-      model.load_state_dict(flow_state);
-      optimizer.load_state_tensors(ckpt.tensors, "optim.");
-      start_epoch = std::stoi(ckpt.metadata.at("epoch"));
-      best_val = std::stod(ckpt.metadata.at("best_val_nll"));
-      default_generator().from_string(ckpt.metadata.at("generator"));
+      apps::LoadedCheckpoint loaded = apps::read_training_checkpoint(o.resume, "flow");
+      loaded.restore_model(model);
+      loaded.restore_optimizer(optimizer);
+      loaded.restore_generator("default", default_generator());
+      keeper.restore(loaded);
+      start_epoch = static_cast<int>(loaded.state.epoch);
       std::printf("resumed from %s at epoch %d\n", o.resume.c_str(), start_epoch);
     }
 
@@ -210,13 +193,14 @@ int main(int argc, char** argv) {
 
     flow::LogdetOptions train_options{train_logdet, o.series_terms, nullptr, false};
     nlohmann::json final_metrics;
-    for (int epoch = start_epoch; epoch < o.epochs && !interrupted; ++epoch) {
+    for (int epoch = start_epoch; epoch < o.epochs && !apps::interrupt_requested(); ++epoch) {
+      epoch_in_progress = epoch;
       model.train();
       std::vector<int64_t> order = epoch_order(n_train, o.seed, epoch);
       apps::ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
                             steps_per_epoch, "step");
       double running = 0;
-      for (int64_t s = 0; s < steps_per_epoch && !interrupted; ++s) {
+      for (int64_t s = 0; s < steps_per_epoch && !apps::interrupt_requested(); ++s) {
         const int64_t start = s * o.batch, count = std::min(o.batch, n_train - start);
         Tensor x = rows(train_s, order, start, count);
         Tensor loss = model.nll_per_dim(x, train_options);
@@ -245,7 +229,7 @@ int main(int argc, char** argv) {
                      {"lr", optimizer.learning_rate()}});
       }
       bar.finish();
-      if (interrupted) break;
+      if (apps::interrupt_requested()) break;
       // One power iteration per step leaves sigma slightly underestimated (the applied norm
       // a little above c); converge before evaluating and saving, as the paper re-imposed
       // spectral normalisation with many iterations.
@@ -265,27 +249,20 @@ int main(int argc, char** argv) {
                  {"test_nll_normal", nll_normal},
                  {"test_nll_gaussian", nll_gaussian},
                  {"max_sigma", max_sigma}});
-      if (val_nll < best_val) {
-        best_val = val_nll;
-        save(best_path, epoch + 1);
-      }
-      save(last_path, epoch + 1);
+      keeper.save_if_best(checkpoint(epoch + 1), val_nll);
+      keeper.save_last(checkpoint(epoch + 1));
     }
-    if (interrupted) {
-      save(last_path, start_epoch);
-      std::printf("interrupted: checkpoint at %s (resume with --resume %s; the epoch restarts)\n",
-                  last_path.c_str(), last_path.c_str());
+    if (apps::interrupt_requested()) {
+      // Resuming restarts the interrupted epoch (epochs are short); weights keep their progress.
+      keeper.save_last(checkpoint(epoch_in_progress));
+      std::printf("interrupted: checkpoint at %s (resume with --resume %s)\n",
+                  keeper.last_path().c_str(), keeper.last_path().c_str());
       return 0;
     }
 
     // Final report from the best checkpoint.
-    if (std::filesystem::exists(best_path)) {
-      Checkpoint best = load_checkpoint(best_path);
-      std::map<std::string, Tensor> flow_state;
-      for (auto& [name, t] : best.tensors)
-        if (name.rfind("flow.", 0) == 0) flow_state[name.substr(5)] = t;
-      model.load_state_dict(flow_state);
-    }
+    if (std::filesystem::exists(keeper.best_path()))
+      apps::read_training_checkpoint(keeper.best_path(), "flow").restore_model(model);
     model.eval();
     const double test_nll = flow::nll_per_dim(model, test_s);
     Generator generator(o.seed + 1);
@@ -295,7 +272,7 @@ int main(int argc, char** argv) {
     final_metrics = {{"test_nll_flow", test_nll},
                      {"test_nll_normal", nll_normal},
                      {"test_nll_gaussian", nll_gaussian},
-                     {"best_val_nll", best_val},
+                     {"best_val_nll", keeper.best_metric().value_or(NAN)},
                      {"inverse_samples", o.inverse_samples},
                      {"inverse_max_residual", inverse.max_residual},
                      {"inverse_iterations", inverse.iterations},
@@ -310,8 +287,8 @@ int main(int argc, char** argv) {
         test_nll, nll_gaussian, nll_normal, static_cast<long long>(o.inverse_samples),
         inverse.max_residual, inverse.iterations, final_metrics["max_sigma"].get<double>(),
         o.coeff);
-    std::printf("wrote %s, %s, %s/log.jsonl, %s/metrics.json\n", best_path.c_str(),
-                last_path.c_str(), o.out.c_str(), o.out.c_str());
+    std::printf("wrote %s, %s, %s/log.jsonl, %s/metrics.json\n", keeper.best_path().c_str(),
+                keeper.last_path().c_str(), o.out.c_str(), o.out.c_str());
     return 0;
   });
 }
