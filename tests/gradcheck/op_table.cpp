@@ -9,6 +9,13 @@ namespace {
 
 class OpTable : public ::testing::TestWithParam<OpCase> {};
 
+}  // namespace
+
+// Lets GoogleTest (and so ctest's listing) show a case by its name.
+void PrintTo(const OpCase& op_case, std::ostream* out) { *out << op_case.name; }
+
+namespace {
+
 TEST_P(OpTable, Gradcheck) {
   const OpCase& op_case = GetParam();
   for (bool noncontiguous : {false, true}) {
