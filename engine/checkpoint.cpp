@@ -10,20 +10,28 @@ namespace {
 
 safetensors::DTypeCode to_code(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return safetensors::DTypeCode::F32;
-    case DType::Float64: return safetensors::DTypeCode::F64;
-    case DType::Int64: return safetensors::DTypeCode::I64;
-    case DType::UInt8: return safetensors::DTypeCode::U8;
+    case DType::Float32:
+      return safetensors::DTypeCode::F32;
+    case DType::Float64:
+      return safetensors::DTypeCode::F64;
+    case DType::Int64:
+      return safetensors::DTypeCode::I64;
+    case DType::UInt8:
+      return safetensors::DTypeCode::U8;
   }
   KITE_FAIL("checkpoint: unknown dtype");
 }
 
 DType from_code(safetensors::DTypeCode code) {
   switch (code) {
-    case safetensors::DTypeCode::F32: return DType::Float32;
-    case safetensors::DTypeCode::F64: return DType::Float64;
-    case safetensors::DTypeCode::I64: return DType::Int64;
-    case safetensors::DTypeCode::U8: return DType::UInt8;
+    case safetensors::DTypeCode::F32:
+      return DType::Float32;
+    case safetensors::DTypeCode::F64:
+      return DType::Float64;
+    case safetensors::DTypeCode::I64:
+      return DType::Int64;
+    case safetensors::DTypeCode::U8:
+      return DType::UInt8;
   }
   KITE_FAIL("checkpoint: unknown dtype code");
 }
@@ -55,7 +63,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   safetensors::File file;
   file.metadata = checkpoint.metadata;
   for (const auto& [name, tensor] : checkpoint.tensors) {
-    KITE_CHECK(tensor.defined(), "save_checkpoint: tensor '" << name << "' is undefined (" << path << ")");
+    KITE_CHECK(tensor.defined(),
+               "save_checkpoint: tensor '" << name << "' is undefined (" << path << ")");
     safetensors::RawTensor raw;
     raw.dtype = to_code(tensor.dtype());
     raw.shape = tensor.shape();

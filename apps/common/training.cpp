@@ -180,7 +180,8 @@ Datasets load_datasets(const DatasetFlags& flags) {
     const int64_t n_train = flags.train_limit > 0 ? flags.train_limit : 20000;
     const int64_t n_test = flags.test_limit > 0 ? flags.test_limit : 2000;
     data::ShapesDataset shapes(size);
-    // Two windows of one counter stream: train and test never draw the same counter.
+    // Two windows of one counter stream: train and test never share a draw (though among
+    // 737280 combinations a few images may coincide by chance).
     sets.train = keep(shapes.sample(n_train, 1, 0));
     sets.test = keep(shapes.sample(n_test, 1, n_train));
     sets.source = "synthetic shapes " + std::to_string(size) + "x" + std::to_string(size);

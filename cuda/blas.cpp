@@ -1,0 +1,95 @@
+// cuBLAS handles and the row-major strided-batched GEMM (see blas.h).
+#include "cuda/blas.h"
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <vector>
+
+#include "cuda/check.h"
+#include "cuda/device.h"
+#include "cuda/stream.h"
+#include "engine/error.h"
+
+namespace kite::cuda {
+namespace {
+
+std::atomic<bool> tf32_allowed{false};
+
+// cuBLAS's batched kernels put the batch in the grid's y/z dimension on some paths; calls are
+// split into batches of at most this many.
+constexpr int64_t kMaxBatchPerCall = 65535;
+
+int checked_int(int64_t value, const char* what) {
+  KITE_CHECK(value >= 0 && value <= INT_MAX,
+             "matmul (cuBLAS): " << what << " = " << value << " does not fit cuBLAS's 32-bit int");
+  return static_cast<int>(value);
+}
+
+cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                         int n, int k, const float* alpha, const float* a, int lda,
+                         long long stride_a, const float* b, int ldb, long long stride_b,
+                         const float* beta, float* c, int ldc, long long stride_c, int batch) {
+  return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b,
+                                   beta, c, ldc, stride_c, batch);
+}
+
+cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                         int n, int k, const double* alpha, const double* a, int lda,
+                         long long stride_a, const double* b, int ldb, long long stride_b,
+                         const double* beta, double* c, int ldc, long long stride_c, int batch) {
+  return cublasDgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b,
+                                   beta, c, ldc, stride_c, batch);
+}
+
+}  // namespace
+
+void set_allow_tf32(bool allow) { tf32_allowed.store(allow); }
+bool allow_tf32() { return tf32_allowed.load(); }
+
+cublasHandle_t cublas_handle() {
+  // Handles are never destroyed: a thread-exit or static destructor could run after the CUDA
+  // runtime has shut down. One handle per device per thread is a few KB of host memory.
+  thread_local std::vector<cublasHandle_t> handles;
+  const int device = current_device();
+  if (device >= static_cast<int>(handles.size())) handles.resize(device + 1, nullptr);
+  if (handles[device] == nullptr) CUBLAS_CHECK(cublasCreate(&handles[device]));
+  CUBLAS_CHECK(cublasSetStream(handles[device], current_stream()));
+  return handles[device];
+}
+
+template <class T>
+void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                          const T* a, int64_t lda, int64_t stride_a, const T* b, int64_t ldb,
+                          int64_t stride_b, T beta, T* c, int64_t ldc, int64_t stride_c,
+                          int64_t batch) {
+  if (batch == 0 || m == 0 || n == 0) return;
+  // With k == 0, BLAS would scale C by beta; every caller handles that case itself.
+  KITE_CHECK(k > 0, "gemm: empty reduction (K = 0) must be handled by the caller");
+  cublasHandle_t handle = cublas_handle();
+  if constexpr (std::is_same_v<T, float>)
+    CUBLAS_CHECK(cublasSetMathMode(handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                        : CUBLAS_DEFAULT_MATH));
+  // Column-major C^T (n x m) = op(B)^T (n x k) * op(A)^T (k x m): see blas.h.
+  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int cm = checked_int(n, "N"), cn = checked_int(m, "M"), ck = checked_int(k, "K");
+  const int ld_b = checked_int(ldb, "ldb"), ld_a = checked_int(lda, "lda");
+  const int ld_c = checked_int(ldc, "ldc");
+  for (int64_t first = 0; first < batch; first += kMaxBatchPerCall) {
+    const int count = static_cast<int>(std::min(kMaxBatchPerCall, batch - first));
+    CUBLAS_CHECK(call_gemm(handle, op_b, op_a, cm, cn, ck, &alpha, b + first * stride_b, ld_b,
+                           stride_b, a + first * stride_a, ld_a, stride_a, &beta,
+                           c + first * stride_c, ld_c, stride_c, count));
+  }
+}
+
+template void gemm_strided_batched<float>(bool, bool, int64_t, int64_t, int64_t, float,
+                                          const float*, int64_t, int64_t, const float*, int64_t,
+                                          int64_t, float, float*, int64_t, int64_t, int64_t);
+template void gemm_strided_batched<double>(bool, bool, int64_t, int64_t, int64_t, double,
+                                           const double*, int64_t, int64_t, const double*,
+                                           int64_t, int64_t, double, double*, int64_t, int64_t,
+                                           int64_t);
+
+}  // namespace kite::cuda

@@ -1,0 +1,174 @@
+// CUDA normalisation kernels (batch, group and layer norm) on the [outer, groups, inner]
+// layout of ops/math/norm.h, with its arithmetic (inverse_std, AffineNormalize,
+// batch_norm_input_grad).
+//
+// Statistics: a block per group. Its threads stride over the group's outer * inner elements
+// (element t of group g is x[(t / inner * groups + g) * inner + t % inner]), sum in the
+// accumulator type (double for float32, as on the CPU), and take the variance around the
+// mean in a second pass, like the CPU kernel. Apply: a thread per element.
+#include "cuda/block_reduce.cuh"
+#include "cuda/kernels.h"
+#include "engine/dtype.h"
+#include "ops/math/norm.h"
+#include "ops/math/reduce.h"
+
+namespace kite::cuda {
+namespace {
+
+using math::NormLayout;
+
+// Offset of element t (in [0, outer * inner)) of group g.
+__device__ __forceinline__ int64_t group_element(const NormLayout& l, int64_t g, int64_t t) {
+  return (t / l.inner * l.groups + g) * l.inner + t % l.inner;
+}
+
+template <class T>
+__global__ void moments_kernel(const T* x, NormLayout l, T* mean, T* var) {
+  using A = math::accumulator_t<T>;
+  __shared__ A group_mean;
+  const int64_t count = l.group_size();
+  for (int64_t g = blockIdx.x; g < l.groups; g += gridDim.x) {
+    A sum = 0;
+    for (int64_t t = threadIdx.x; t < count; t += blockDim.x) sum += A(x[group_element(l, g, t)]);
+    sum = block_reduce(sum, math::SumCombine{}, A(0));
+    if (threadIdx.x == 0) group_mean = count > 0 ? sum / A(count) : A(0);
+    __syncthreads();
+    const A m = group_mean;
+    A squares = 0;
+    for (int64_t t = threadIdx.x; t < count; t += blockDim.x) {
+      const A d = A(x[group_element(l, g, t)]) - m;
+      squares += d * d;
+    }
+    squares = block_reduce(squares, math::SumCombine{}, A(0));
+    if (threadIdx.x == 0) {
+      mean[g] = T(m);
+      var[g] = count > 0 ? T(squares / A(count)) : T(0);
+    }
+    __syncthreads();  // group_mean is rewritten by the next group
+  }
+}
+
+// The CPU's two formulas: layer norm (a weight per row position) computes
+// (x - mean) * invstd * weight + bias; the others fold the channel's constants into one
+// multiply-add (AffineNormalize).
+template <class T>
+__global__ void apply_kernel(const T* x, const T* mean, const T* var, const T* weight,
+                             const T* bias, NormLayout l, T eps, T* y) {
+  const int64_t total = l.numel();
+  const bool per_position = l.weight_div == 1 && l.weight_mod == 1;
+  for (int64_t e = first_index(); e < total; e += grid_stride()) {
+    const int64_t slice = e / l.inner, i = e % l.inner;
+    const int64_t g = slice % l.groups;
+    const T m = mean[g], invstd = math::inverse_std(var[g], eps);
+    if (per_position) {
+      y[e] = (x[e] - m) * invstd * (weight ? weight[i] : T(1)) + (bias ? bias[i] : T(0));
+    } else {
+      const int64_t p = l.weight_index(g, i);
+      const math::AffineNormalize<T> f(m, invstd, weight ? weight[p] : T(1), bias ? bias[p] : T(0));
+      y[e] = f(x[e]);
+    }
+  }
+}
+
+// Training-mode batch norm backward: a block per channel c computes sum(dy) and
+// sum(dy * (x - mean)) over the channel, writes dw, db, then dx for each element.
+template <class T>
+__global__ void batch_norm_backward_impl(const T* dy, const T* x, const T* mean, const T* var,
+                                         const T* weight, NormLayout l, T eps, T* dx, T* dw,
+                                         T* db) {
+  using A = math::accumulator_t<T>;
+  __shared__ A shared_sums[2];
+  const int64_t count = l.group_size();
+  for (int64_t c = blockIdx.x; c < l.groups; c += gridDim.x) {
+    const T m = mean[c], invstd = math::inverse_std(var[c], eps);
+    A sum_dy = 0, sum_dy_xmu = 0;
+    for (int64_t t = threadIdx.x; t < count; t += blockDim.x) {
+      const int64_t at = group_element(l, c, t);
+      sum_dy += A(dy[at]);
+      sum_dy_xmu += A(dy[at]) * (A(x[at]) - A(m));
+    }
+    sum_dy = block_reduce(sum_dy, math::SumCombine{}, A(0));
+    sum_dy_xmu = block_reduce(sum_dy_xmu, math::SumCombine{}, A(0));
+    if (threadIdx.x == 0) {
+      shared_sums[0] = sum_dy;
+      shared_sums[1] = sum_dy_xmu;
+    }
+    __syncthreads();
+    const A total_dy = shared_sums[0];
+    const A sum_dy_xhat = shared_sums[1] * A(invstd);
+    if (threadIdx.x == 0) {
+      if (dw) dw[c] = T(sum_dy_xhat);
+      if (db) db[c] = T(total_dy);
+    }
+    if (dx) {
+      const T w_invstd = (weight ? weight[c] : T(1)) * invstd;
+      const T mean_dy = count > 0 ? T(total_dy / A(count)) : T(0);
+      const T mean_dy_xhat = count > 0 ? T(sum_dy_xhat / A(count)) : T(0);
+      for (int64_t t = threadIdx.x; t < count; t += blockDim.x) {
+        const int64_t at = group_element(l, c, t);
+        const T xhat = (x[at] - m) * invstd;
+        dx[at] = math::batch_norm_input_grad(dy[at], xhat, w_invstd, mean_dy, mean_dy_xhat);
+      }
+    }
+    __syncthreads();  // shared_sums is rewritten by the next channel
+  }
+}
+
+template <class T>
+const T* optional_data(const Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
+template <class T>
+T* optional_output(const Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
+
+int group_blocks(int64_t groups) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(groups, int64_t{1} << 30)));
+}
+
+}  // namespace
+
+void norm_moments_kernel(const Tensor& input, const NormLayout& layout, const Tensor& mean,
+                         const Tensor& var) {
+  if (layout.groups == 0) return;
+  DeviceGuard guard(mean.device().index);
+  visit_floating(input.dtype(), "norm_moments", [&](auto tag) {
+    using T = decltype(tag);
+    moments_kernel<<<group_blocks(layout.groups), kBlockSize, 0, current_stream()>>>(
+        input.data_ptr<T>(), layout, mean.data_ptr<T>(), var.data_ptr<T>());
+    KITE_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void norm_apply_kernel(const Tensor& input, const Tensor& mean, const Tensor& var,
+                       const Tensor& weight, const Tensor& bias, const NormLayout& layout,
+                       double eps, const Tensor& output) {
+  if (layout.numel() == 0) return;
+  DeviceGuard guard(output.device().index);
+  visit_floating(input.dtype(), "norm_apply", [&](auto tag) {
+    using T = decltype(tag);
+    apply_kernel<<<grid_for(layout.numel()), kBlockSize, 0, current_stream()>>>(
+        input.data_ptr<T>(), mean.data_ptr<T>(), var.data_ptr<T>(), optional_data<T>(weight),
+        optional_data<T>(bias), layout, T(eps), output.data_ptr<T>());
+    KITE_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void batch_norm_backward_kernel(const Tensor& grad_output, const Tensor& input, const Tensor& mean,
+                                const Tensor& var, const Tensor& weight, const NormLayout& layout,
+                                double eps, const Tensor& grad_input, const Tensor& grad_weight,
+                                const Tensor& grad_bias) {
+  if (layout.groups == 0) return;
+  DeviceGuard guard(input.device().index);
+  visit_floating(input.dtype(), "batch_norm_backward", [&](auto tag) {
+    using T = decltype(tag);
+    batch_norm_backward_impl<<<group_blocks(layout.groups), kBlockSize, 0, current_stream()>>>(
+        grad_output.data_ptr<T>(), input.data_ptr<T>(), mean.data_ptr<T>(), var.data_ptr<T>(),
+        optional_data<T>(weight), layout, T(eps), optional_output<T>(grad_input),
+        optional_output<T>(grad_weight), optional_output<T>(grad_bias));
+    KITE_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace kite::cuda

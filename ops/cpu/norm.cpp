@@ -1,0 +1,161 @@
+// CPU normalisation kernels. The input is [outer, groups, inner] (ops/math/norm.h); group g's
+// elements are `outer` contiguous runs of `inner` values, at x + (o * groups + g) * inner.
+// Sums accumulate in double for float32 (accumulator_t), and the variance is taken around
+// the mean in a second pass, which avoids the cancellation of E[x^2] - E[x]^2.
+#include "ops/cpu/norm.h"
+
+#include <algorithm>
+
+#include "engine/dtype.h"
+#include "ops/math/reduce.h"
+
+namespace kite::cpu {
+namespace {
+
+using math::NormLayout;
+
+constexpr int64_t kParallelMinElements = 32768;
+
+template <class T>
+const T* optional_data(const Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
+
+template <class T>
+void moments(const Tensor& input, const NormLayout& l, const Tensor& mean_out, const Tensor& var_out) {
+  using Acc = math::accumulator_t<T>;
+  const T* x = input.data_ptr<T>();
+  T* mean = mean_out.data_ptr<T>();
+  T* var = var_out.data_ptr<T>();
+  const int64_t count = l.group_size();
+#pragma omp parallel for schedule(static) if (l.numel() >= kParallelMinElements)
+  for (int64_t g = 0; g < l.groups; ++g) {
+    Acc sum = 0;
+    for (int64_t o = 0; o < l.outer; ++o) {
+      const T* run = x + (o * l.groups + g) * l.inner;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < l.inner; ++i) sum += Acc(run[i]);
+    }
+    const Acc m = count > 0 ? sum / Acc(count) : Acc(0);
+    Acc squares = 0;
+    for (int64_t o = 0; o < l.outer; ++o) {
+      const T* run = x + (o * l.groups + g) * l.inner;
+#pragma omp simd reduction(+ : squares)
+      for (int64_t i = 0; i < l.inner; ++i) {
+        const Acc d = Acc(run[i]) - m;
+        squares += d * d;
+      }
+    }
+    mean[g] = T(m);
+    var[g] = count > 0 ? T(squares / Acc(count)) : T(0);
+  }
+}
+
+template <class T>
+void apply(const Tensor& input, const Tensor& mean_in, const Tensor& var_in, const Tensor& weight_in,
+           const Tensor& bias_in, const NormLayout& l, double eps, const Tensor& output) {
+  const T* x = input.data_ptr<T>();
+  const T* mean = mean_in.data_ptr<T>();
+  const T* var = var_in.data_ptr<T>();
+  const T* weight = optional_data<T>(weight_in);
+  const T* bias = optional_data<T>(bias_in);
+  T* y = output.data_ptr<T>();
+  const int64_t slices = l.outer * l.groups;
+#pragma omp parallel for schedule(static) if (l.numel() >= kParallelMinElements)
+  for (int64_t s = 0; s < slices; ++s) {
+    const int64_t g = s % l.groups;
+    const T m = mean[g], invstd = math::inverse_std(var[g], T(eps));
+    const T* xs = x + s * l.inner;
+    T* ys = y + s * l.inner;
+    if (l.weight_div == 1 && l.weight_mod == 1) {
+      // Layer norm: a different weight for every position of the row.
+#pragma omp simd
+      for (int64_t i = 0; i < l.inner; ++i)
+        ys[i] = (xs[i] - m) * invstd * (weight ? weight[i] : T(1)) + (bias ? bias[i] : T(0));
+      continue;
+    }
+    // Otherwise the weight is constant over runs of weight_div elements (one channel).
+    const int64_t base = (g % l.weight_mod) * l.inner;
+    for (int64_t i = 0; i < l.inner;) {
+      const int64_t p = (base + i) / l.weight_div;
+      const int64_t run_end = std::min(l.inner, (p + 1) * l.weight_div - base);
+      const math::AffineNormalize<T> f(m, invstd, weight ? weight[p] : T(1), bias ? bias[p] : T(0));
+#pragma omp simd
+      for (int64_t j = i; j < run_end; ++j) ys[j] = f(xs[j]);
+      i = run_end;
+    }
+  }
+}
+
+template <class T>
+void batch_norm_backward(const Tensor& grad_output, const Tensor& input, const Tensor& mean_in,
+                         const Tensor& var_in, const Tensor& weight_in, const NormLayout& l,
+                         double eps, const Tensor& grad_input, const Tensor& grad_weight,
+                         const Tensor& grad_bias) {
+  using Acc = math::accumulator_t<T>;
+  const T* dy = grad_output.data_ptr<T>();
+  const T* x = input.data_ptr<T>();
+  const T* mean = mean_in.data_ptr<T>();
+  const T* var = var_in.data_ptr<T>();
+  const T* weight = optional_data<T>(weight_in);
+  T* dx = grad_input.defined() ? grad_input.data_ptr<T>() : nullptr;
+  T* dw = grad_weight.defined() ? grad_weight.data_ptr<T>() : nullptr;
+  T* db = grad_bias.defined() ? grad_bias.data_ptr<T>() : nullptr;
+  const int64_t count = l.group_size();
+#pragma omp parallel for schedule(static) if (l.numel() >= kParallelMinElements)
+  for (int64_t c = 0; c < l.groups; ++c) {
+    const T m = mean[c], invstd = math::inverse_std(var[c], T(eps));
+    Acc sum_dy = 0, sum_dy_xmu = 0;
+    for (int64_t o = 0; o < l.outer; ++o) {
+      const int64_t at = (o * l.groups + c) * l.inner;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
+      for (int64_t i = 0; i < l.inner; ++i) {
+        sum_dy += Acc(dy[at + i]);
+        sum_dy_xmu += Acc(dy[at + i]) * (Acc(x[at + i]) - Acc(m));
+      }
+    }
+    const Acc sum_dy_xhat = sum_dy_xmu * Acc(invstd);
+    if (dw) dw[c] = T(sum_dy_xhat);
+    if (db) db[c] = T(sum_dy);
+    if (!dx) continue;
+    const T w_invstd = (weight ? weight[c] : T(1)) * invstd;
+    const T mean_dy = count > 0 ? T(sum_dy / Acc(count)) : T(0);
+    const T mean_dy_xhat = count > 0 ? T(sum_dy_xhat / Acc(count)) : T(0);
+    for (int64_t o = 0; o < l.outer; ++o) {
+      const int64_t at = (o * l.groups + c) * l.inner;
+#pragma omp simd
+      for (int64_t i = 0; i < l.inner; ++i) {
+        const T xhat = (x[at + i] - m) * invstd;
+        dx[at + i] = math::batch_norm_input_grad(dy[at + i], xhat, w_invstd, mean_dy, mean_dy_xhat);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void norm_moments_kernel(const Tensor& input, const NormLayout& layout, const Tensor& mean,
+                         const Tensor& var) {
+  visit_floating(input.dtype(), "norm_moments",
+                 [&](auto tag) { moments<decltype(tag)>(input, layout, mean, var); });
+}
+
+void norm_apply_kernel(const Tensor& input, const Tensor& mean, const Tensor& var,
+                       const Tensor& weight, const Tensor& bias, const NormLayout& layout,
+                       double eps, const Tensor& output) {
+  visit_floating(input.dtype(), "norm_apply", [&](auto tag) {
+    apply<decltype(tag)>(input, mean, var, weight, bias, layout, eps, output);
+  });
+}
+
+void batch_norm_backward_kernel(const Tensor& grad_output, const Tensor& input, const Tensor& mean,
+                                const Tensor& var, const Tensor& weight, const NormLayout& layout,
+                                double eps, const Tensor& grad_input, const Tensor& grad_weight,
+                                const Tensor& grad_bias) {
+  visit_floating(input.dtype(), "batch_norm_backward", [&](auto tag) {
+    batch_norm_backward<decltype(tag)>(grad_output, input, mean, var, weight, layout, eps,
+                                       grad_input, grad_weight, grad_bias);
+  });
+}
+
+}  // namespace kite::cpu

@@ -1,0 +1,183 @@
+// CPU pooling kernels: loops over planes around the window math of ops/math/pool.h.
+//
+// Backward kernels scatter into the input gradient plane by plane; a plane belongs to one
+// thread, so the scatter needs no atomics.
+#include "ops/cpu/pool.h"
+
+#include <algorithm>
+
+#include "engine/dtype.h"
+
+namespace kite::cpu {
+namespace {
+
+using math::Pool2dGeometry;
+
+// Below this many elements touched, a parallel region costs more than it saves.
+constexpr int64_t kParallelMinWork = 32768;
+
+bool parallel_worth_it(const Pool2dGeometry& g, int64_t window) {
+  return g.planes() * (g.in_plane() + g.out_plane() * window) >= kParallelMinWork;
+}
+
+template <class T>
+void max_pool(const Tensor& input, const Pool2dGeometry& g, const Tensor& output,
+              const Tensor& indices) {
+  const T* x = input.data_ptr<T>();
+  T* y = output.data_ptr<T>();
+  int64_t* idx = indices.data_ptr<int64_t>();
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g, g.kernel_h * g.kernel_w))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    const T* plane = x + p * g.in_plane();
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        const math::MaxResult<T> best = math::max_pool_window(plane, g, oh, ow);
+        const int64_t o = p * g.out_plane() + oh * g.out_w + ow;
+        y[o] = best.value;
+        idx[o] = best.index;
+      }
+  }
+}
+
+template <class T>
+void max_pool_backward(const Tensor& grad_output, const Tensor& indices, const Pool2dGeometry& g,
+                       const Tensor& grad_input) {
+  const T* dy = grad_output.data_ptr<T>();
+  const int64_t* idx = indices.data_ptr<int64_t>();
+  T* dx = grad_input.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g, 1))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    T* plane = dx + p * g.in_plane();
+    std::fill(plane, plane + g.in_plane(), T(0));
+    for (int64_t o = p * g.out_plane(); o < (p + 1) * g.out_plane(); ++o) plane[idx[o]] += dy[o];
+  }
+}
+
+template <class T>
+void avg_pool(const Tensor& input, const Pool2dGeometry& g, const Tensor& output) {
+  const T* x = input.data_ptr<T>();
+  T* y = output.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g, g.kernel_h * g.kernel_w))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    const T* plane = x + p * g.in_plane();
+    T* out = y + p * g.out_plane();
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        const math::AvgWindow win = math::avg_pool_window(g, oh, ow);
+        T sum = T(0);
+        for (int64_t ih = win.h0; ih < win.h1; ++ih)
+          for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += plane[ih * g.in_w + iw];
+        // An empty window (all padding) averages to 0, as in PyTorch.
+        out[oh * g.out_w + ow] = win.h0 < win.h1 && win.w0 < win.w1 ? sum / T(win.divisor) : T(0);
+      }
+  }
+}
+
+template <class T>
+void avg_pool_backward(const Tensor& grad_output, const Pool2dGeometry& g,
+                       const Tensor& grad_input) {
+  const T* dy = grad_output.data_ptr<T>();
+  T* dx = grad_input.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g, g.kernel_h * g.kernel_w))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    T* plane = dx + p * g.in_plane();
+    std::fill(plane, plane + g.in_plane(), T(0));
+    const T* grad = dy + p * g.out_plane();
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        const math::AvgWindow win = math::avg_pool_window(g, oh, ow);
+        const T share = grad[oh * g.out_w + ow] / T(win.divisor);
+        for (int64_t ih = win.h0; ih < win.h1; ++ih)
+          for (int64_t iw = win.w0; iw < win.w1; ++iw) plane[ih * g.in_w + iw] += share;
+      }
+  }
+}
+
+template <class T>
+void adaptive_avg_pool(const Tensor& input, const Pool2dGeometry& g, const Tensor& output) {
+  const T* x = input.data_ptr<T>();
+  T* y = output.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g, 1))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    const T* plane = x + p * g.in_plane();
+    T* out = y + p * g.out_plane();
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
+      const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        const int64_t w0 = math::adaptive_start(ow, g.out_w, g.in_w);
+        const int64_t w1 = math::adaptive_end(ow, g.out_w, g.in_w);
+        T sum = T(0);
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * g.in_w + iw];
+        out[oh * g.out_w + ow] = sum / T((h1 - h0) * (w1 - w0));
+      }
+    }
+  }
+}
+
+template <class T>
+void adaptive_avg_pool_backward(const Tensor& grad_output, const Pool2dGeometry& g,
+                                const Tensor& grad_input) {
+  const T* dy = grad_output.data_ptr<T>();
+  T* dx = grad_input.data_ptr<T>();
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g, 1))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    T* plane = dx + p * g.in_plane();
+    std::fill(plane, plane + g.in_plane(), T(0));
+    const T* grad = dy + p * g.out_plane();
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
+      const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        const int64_t w0 = math::adaptive_start(ow, g.out_w, g.in_w);
+        const int64_t w1 = math::adaptive_end(ow, g.out_w, g.in_w);
+        const T share = grad[oh * g.out_w + ow] / T((h1 - h0) * (w1 - w0));
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) plane[ih * g.in_w + iw] += share;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void max_pool2d_kernel(const Tensor& input, const Pool2dGeometry& geometry, const Tensor& output,
+                       const Tensor& indices) {
+  visit_floating(input.dtype(), "max_pool2d",
+                 [&](auto tag) { max_pool<decltype(tag)>(input, geometry, output, indices); });
+}
+
+void max_pool2d_backward_kernel(const Tensor& grad_output, const Tensor& indices,
+                                const Pool2dGeometry& geometry, const Tensor& grad_input) {
+  visit_floating(grad_output.dtype(), "max_pool2d_backward", [&](auto tag) {
+    max_pool_backward<decltype(tag)>(grad_output, indices, geometry, grad_input);
+  });
+}
+
+void avg_pool2d_kernel(const Tensor& input, const Pool2dGeometry& geometry, const Tensor& output) {
+  visit_floating(input.dtype(), "avg_pool2d",
+                 [&](auto tag) { avg_pool<decltype(tag)>(input, geometry, output); });
+}
+
+void avg_pool2d_backward_kernel(const Tensor& grad_output, const Pool2dGeometry& geometry,
+                                const Tensor& grad_input) {
+  visit_floating(grad_output.dtype(), "avg_pool2d_backward", [&](auto tag) {
+    avg_pool_backward<decltype(tag)>(grad_output, geometry, grad_input);
+  });
+}
+
+void adaptive_avg_pool2d_kernel(const Tensor& input, const Pool2dGeometry& geometry,
+                                const Tensor& output) {
+  visit_floating(input.dtype(), "adaptive_avg_pool2d",
+                 [&](auto tag) { adaptive_avg_pool<decltype(tag)>(input, geometry, output); });
+}
+
+void adaptive_avg_pool2d_backward_kernel(const Tensor& grad_output, const Pool2dGeometry& geometry,
+                                         const Tensor& grad_input) {
+  visit_floating(grad_output.dtype(), "adaptive_avg_pool2d_backward", [&](auto tag) {
+    adaptive_avg_pool_backward<decltype(tag)>(grad_output, geometry, grad_input);
+  });
+}
+
+}  // namespace kite::cpu

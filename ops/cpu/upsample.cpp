@@ -1,0 +1,121 @@
+// CPU resampling kernels. Bilinear taps depend only on the output row or column, so they are
+// computed once per call and shared by every plane.
+#include "ops/cpu/upsample.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "engine/dtype.h"
+
+namespace kite::cpu {
+namespace {
+
+using math::LinearTaps;
+using math::ResampleGeometry;
+
+constexpr int64_t kParallelMinWork = 32768;
+
+bool parallel_worth_it(const ResampleGeometry& g) {
+  return g.planes() * (g.in_plane() + g.out_plane()) >= kParallelMinWork;
+}
+
+template <class T>
+void nearest(const Tensor& input, const ResampleGeometry& g, const Tensor& output) {
+  const T* x = input.data_ptr<T>();
+  T* y = output.data_ptr<T>();
+  std::vector<int64_t> src_w(g.out_w);
+  for (int64_t ow = 0; ow < g.out_w; ++ow) src_w[ow] = math::nearest_source(ow, g.in_w, g.out_w);
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    const T* plane = x + p * g.in_plane();
+    T* out = y + p * g.out_plane();
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      const T* row = plane + math::nearest_source(oh, g.in_h, g.out_h) * g.in_w;
+      T* out_row = out + oh * g.out_w;
+      for (int64_t ow = 0; ow < g.out_w; ++ow) out_row[ow] = row[src_w[ow]];
+    }
+  }
+}
+
+template <class T>
+std::vector<LinearTaps<T>> taps_along(int64_t in, int64_t out, bool align_corners) {
+  const T scale = math::linear_scale<T>(in, out, align_corners);
+  std::vector<LinearTaps<T>> taps(out);
+  for (int64_t o = 0; o < out; ++o) taps[o] = math::linear_taps<T>(o, in, scale, align_corners);
+  return taps;
+}
+
+template <class T>
+void bilinear(const Tensor& input, const ResampleGeometry& g, const Tensor& output) {
+  const T* x = input.data_ptr<T>();
+  T* y = output.data_ptr<T>();
+  const auto th = taps_along<T>(g.in_h, g.out_h, g.align_corners);
+  const auto tw = taps_along<T>(g.in_w, g.out_w, g.align_corners);
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    const T* plane = x + p * g.in_plane();
+    T* out = y + p * g.out_plane();
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      const LinearTaps<T>& h = th[oh];
+      const T* r0 = plane + h.i0 * g.in_w;
+      const T* r1 = plane + h.i1 * g.in_w;
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        const LinearTaps<T>& w = tw[ow];
+        out[oh * g.out_w + ow] =
+            h.w0 * (w.w0 * r0[w.i0] + w.w1 * r0[w.i1]) + h.w1 * (w.w0 * r1[w.i0] + w.w1 * r1[w.i1]);
+      }
+    }
+  }
+}
+
+template <class T>
+void bilinear_backward(const Tensor& grad_output, const ResampleGeometry& g,
+                       const Tensor& grad_input) {
+  const T* dy = grad_output.data_ptr<T>();
+  T* dx = grad_input.data_ptr<T>();
+  const auto th = taps_along<T>(g.in_h, g.out_h, g.align_corners);
+  const auto tw = taps_along<T>(g.in_w, g.out_w, g.align_corners);
+#pragma omp parallel for schedule(static) if (parallel_worth_it(g))
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    T* plane = dx + p * g.in_plane();
+    std::fill(plane, plane + g.in_plane(), T(0));
+    const T* grad = dy + p * g.out_plane();
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      const LinearTaps<T>& h = th[oh];
+      T* r0 = plane + h.i0 * g.in_w;
+      T* r1 = plane + h.i1 * g.in_w;
+      for (int64_t ow = 0; ow < g.out_w; ++ow) {
+        const LinearTaps<T>& w = tw[ow];
+        const T v = grad[oh * g.out_w + ow];
+        r0[w.i0] += h.w0 * w.w0 * v;
+        r0[w.i1] += h.w0 * w.w1 * v;
+        r1[w.i0] += h.w1 * w.w0 * v;
+        r1[w.i1] += h.w1 * w.w1 * v;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void upsample_nearest2d_kernel(const Tensor& input, const ResampleGeometry& geometry,
+                               const Tensor& output) {
+  visit_floating(input.dtype(), "upsample_nearest2d",
+                 [&](auto tag) { nearest<decltype(tag)>(input, geometry, output); });
+}
+
+void upsample_bilinear2d_kernel(const Tensor& input, const ResampleGeometry& geometry,
+                                const Tensor& output) {
+  visit_floating(input.dtype(), "upsample_bilinear2d",
+                 [&](auto tag) { bilinear<decltype(tag)>(input, geometry, output); });
+}
+
+void upsample_bilinear2d_backward_kernel(const Tensor& grad_output,
+                                         const ResampleGeometry& geometry,
+                                         const Tensor& grad_input) {
+  visit_floating(grad_output.dtype(), "upsample_bilinear2d_backward", [&](auto tag) {
+    bilinear_backward<decltype(tag)>(grad_output, geometry, grad_input);
+  });
+}
+
+}  // namespace kite::cpu
