@@ -1,4 +1,4 @@
-// The backward passes of pooling and bilinear upsampling written as gathers: the gradient of
+// The backward passes of average pooling and bilinear upsampling written as gathers: the gradient of
 // one input element, summed over the outputs that read it. Host+device (KITE_HD) so that the
 // index math can be checked against the CPU's scatter loops without a GPU.
 //
@@ -14,28 +14,6 @@
 #include "ops/math/upsample.h"
 
 namespace kite::cuda {
-
-// Max pooling: grad of input (ih, iw) of one plane; grad / indices point at that plane's
-// outputs. Along each axis the outputs with a tap on i are o = (i + pad - kk * dilation) /
-// stride for taps kk that divide evenly; kk from the last tap down gives increasing o.
-template <class T>
-KITE_HD T max_pool_input_grad(const T* grad, const int64_t* indices, const math::Pool2dGeometry& g,
-                              int64_t ih, int64_t iw) {
-  const int64_t at = ih * g.in_w + iw;
-  T sum = T(0);
-  for (int64_t kh = g.kernel_h - 1; kh >= 0; --kh) {
-    const int64_t num_h = ih + g.pad_h - kh * g.dilation_h;
-    if (num_h < 0 || num_h % g.stride_h != 0 || num_h / g.stride_h >= g.out_h) continue;
-    const int64_t oh = num_h / g.stride_h;
-    for (int64_t kw = g.kernel_w - 1; kw >= 0; --kw) {
-      const int64_t num_w = iw + g.pad_w - kw * g.dilation_w;
-      if (num_w < 0 || num_w % g.stride_w != 0 || num_w / g.stride_w >= g.out_w) continue;
-      const int64_t o = oh * g.out_w + num_w / g.stride_w;
-      if (indices[o] == at) sum += grad[o];
-    }
-  }
-  return sum;
-}
 
 // First and last+1 output along one axis whose unclipped window [o * stride - pad,
 // o * stride - pad + kernel) contains input position i, clipped to [0, out).

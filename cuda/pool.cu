@@ -1,7 +1,8 @@
 // CUDA pooling kernels around the window math of ops/math/pool.h.
 //
-// Forward kernels: a thread per output element. Backward kernels: a thread per input element,
-// gathering from the outputs whose window covers it (cuda/gather_math.cuh).
+// Forward kernels: a thread per output element. Average-pooling backward kernels: a thread per
+// input element, gathering from the outputs whose window covers it (cuda/gather_math.cuh).
+// Max-pooling backward: a thread per plane scattering at the saved indices, as on the CPU.
 #include "cuda/gather_math.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
@@ -25,15 +26,23 @@ __global__ void max_pool_kernel(const T* x, Pool2dGeometry g, T* y, int64_t* ind
   }
 }
 
+// grad_input[plane][indices[o]] += grad_output[o] for the outputs o of one plane, in order:
+// a thread per plane runs the CPU's loop. The backward op knows only the sizes, not the
+// windows (ops/pool.cpp), so the sources of an input element cannot be enumerated; a thread
+// per plane keeps the sums free of write conflicts and in the CPU's order.
 template <class T>
 __global__ void max_pool_backward_kernel(const T* dy, const int64_t* indices, Pool2dGeometry g,
                                          T* dx) {
-  const int64_t total = g.planes() * g.in_plane();
-  for (int64_t e = first_index(); e < total; e += grid_stride()) {
-    const int64_t plane = e / g.in_plane(), at = e % g.in_plane();
-    dx[e] = max_pool_input_grad(dy + plane * g.out_plane(), indices + plane * g.out_plane(), g,
-                                at / g.in_w, at % g.in_w);
+  for (int64_t plane = first_index(); plane < g.planes(); plane += grid_stride()) {
+    T* grad_plane = dx + plane * g.in_plane();
+    for (int64_t o = plane * g.out_plane(); o < (plane + 1) * g.out_plane(); ++o)
+      grad_plane[indices[o]] += dy[o];
   }
+}
+
+template <class T>
+__global__ void zero_kernel(T* out, int64_t n) {
+  for (int64_t i = first_index(); i < n; i += grid_stride()) out[i] = T(0);
 }
 
 template <class T>
@@ -107,7 +116,12 @@ void max_pool2d_backward_kernel(const Tensor& grad_output, const Tensor& indices
   DeviceGuard guard(grad_input.device().index);
   visit_floating(grad_output.dtype(), "max_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
-    max_pool_backward_kernel<<<grid_for(grad_input.numel()), kBlockSize, 0, current_stream()>>>(
+    const cudaStream_t stream = current_stream();
+    zero_kernel<<<grid_for(grad_input.numel()), kBlockSize, 0, stream>>>(
+        grad_input.data_ptr<T>(), grad_input.numel());
+    KITE_CUDA_CHECK_LAUNCH();
+    if (grad_output.numel() == 0) return;
+    max_pool_backward_kernel<<<grid_for(geometry.planes()), kBlockSize, 0, stream>>>(
         grad_output.data_ptr<T>(), indices.data_ptr<int64_t>(), geometry,
         grad_input.data_ptr<T>());
     KITE_CUDA_CHECK_LAUNCH();

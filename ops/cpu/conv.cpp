@@ -138,6 +138,14 @@ FlatTap flat_tap(const ConvGeometry& g, const math::ColRow& r, int64_t oh0, int6
   return t;
 }
 
+// flat_tap of every (kh, kw), in row-major order: the same for every input channel.
+std::vector<FlatTap> flat_taps(const ConvGeometry& g, int64_t oh0, int64_t oh1) {
+  std::vector<FlatTap> taps;
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) taps.push_back(flat_tap(g, {0, kh, kw}, oh0, oh1));
+  return taps;
+}
+
 // Sets the wrap-around entries of the valid rows of one band row of col to zero.
 template <class T>
 void zero_wrapped_columns(T* dst, const ConvGeometry& g, const FlatTap& t, int64_t oh0) {
@@ -146,8 +154,18 @@ void zero_wrapped_columns(T* dst, const ConvGeometry& g, const FlatTap& t, int64
   const int64_t first = t.dx < 0 ? 0 : g.out_w - width;
   for (int64_t h = t.rows.begin; h < t.rows.end; ++h) {
     T* d = dst + (h - oh0) * g.out_w + first;
-    for (int64_t j = 0; j < width; ++j) d[j] = T(0);
+    if (width == 1) {
+      *d = T(0);  // the usual case (3x3 kernels): a store, not a call to memset
+    } else {
+      std::fill(d, d + width, T(0));
+    }
   }
+}
+
+// Sets [begin, end) to zero, skipping the call for empty ranges (most of them here).
+template <class T>
+void zero(T* begin, T* end) {
+  if (end > begin) std::fill(begin, end, T(0));
 }
 
 // The im2col columns of output rows [oh0, oh1) of one group of one image (x: [Cg, in_h,
@@ -155,41 +173,41 @@ void zero_wrapped_columns(T* dst, const ConvGeometry& g, const FlatTap& t, int64
 template <class T>
 void im2col_band(const T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, T* col, int64_t ld) {
   const int64_t cols = (oh1 - oh0) * g.out_w;
-  const bool flat = same_width(g);
+  const std::vector<FlatTap> taps = same_width(g) ? flat_taps(g, oh0, oh1) : std::vector<FlatTap>();
   for (int64_t row = 0; row < g.col_rows(); ++row) {
     const math::ColRow r = math::split_col_row(g, row);
     T* dst = col + row * ld;
-    if (flat) {
-      const FlatTap t = flat_tap(g, r, oh0, oh1);
+    if (!taps.empty()) {
+      const FlatTap& t = taps[r.kh * g.kernel_w + r.kw];
       if (t.empty) {
-        std::fill(dst, dst + cols, T(0));
+        zero(dst, dst + cols);
         continue;
       }
-      std::fill(dst, dst + (t.rows.begin - oh0) * g.out_w, T(0));
+      zero(dst, dst + (t.rows.begin - oh0) * g.out_w);
       std::memcpy(dst + t.lo, x + r.channel * g.in_plane() + t.lo + t.shift, (t.hi - t.lo) * sizeof(T));
-      std::fill(dst + (t.rows.end - oh0) * g.out_w, dst + cols, T(0));
+      zero(dst + (t.rows.end - oh0) * g.out_w, dst + cols);
       zero_wrapped_columns(dst, g, t, oh0);
       continue;
     }
     const IndexRange ow =
         math::conv_valid_outputs(g.in_w, g.out_w, r.kw, g.stride_w, g.pad_left, g.dilation_w);
     const IndexRange oh = valid_rows(g, r.kh, oh0, oh1);
-    std::fill(dst, dst + (oh.begin - oh0) * g.out_w, T(0));
+    zero(dst, dst + (oh.begin - oh0) * g.out_w);
     for (int64_t h = oh.begin; h < oh.end; ++h) {
       const int64_t ih = math::conv_input_coord(h, r.kh, g.stride_h, g.pad_top, g.dilation_h);
       const T* src = x + (r.channel * g.in_h + ih) * g.in_w +
                      math::conv_input_coord(ow.begin, r.kw, g.stride_w, g.pad_left, g.dilation_w);
       T* d = dst + (h - oh0) * g.out_w;
-      std::fill(d, d + ow.begin, T(0));
+      zero(d, d + ow.begin);
       const int64_t n = ow.end - ow.begin;
       if (g.stride_w == 1) {
         std::memcpy(d + ow.begin, src, static_cast<size_t>(std::max<int64_t>(n, 0)) * sizeof(T));
       } else {
         for (int64_t j = 0; j < n; ++j) d[ow.begin + j] = src[j * g.stride_w];
       }
-      std::fill(d + ow.end, d + g.out_w, T(0));
+      zero(d + ow.end, d + g.out_w);
     }
-    std::fill(dst + (oh.end - oh0) * g.out_w, dst + cols, T(0));
+    zero(dst + (oh.end - oh0) * g.out_w, dst + cols);
   }
 }
 
@@ -198,12 +216,12 @@ void im2col_band(const T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, T*
 // entries may be overwritten.
 template <class T>
 void col2im_band(T* col, const ConvGeometry& g, int64_t oh0, int64_t oh1, T* x, int64_t ld) {
-  const bool flat = same_width(g);
+  const std::vector<FlatTap> taps = same_width(g) ? flat_taps(g, oh0, oh1) : std::vector<FlatTap>();
   for (int64_t row = 0; row < g.col_rows(); ++row) {
     const math::ColRow r = math::split_col_row(g, row);
     T* src_row = col + row * ld;
-    if (flat) {
-      const FlatTap t = flat_tap(g, r, oh0, oh1);
+    if (!taps.empty()) {
+      const FlatTap& t = taps[r.kh * g.kernel_w + r.kw];
       if (t.empty) continue;
       zero_wrapped_columns(src_row, g, t, oh0);  // padding: must add nothing
       T* d = x + r.channel * g.in_plane() + t.shift;

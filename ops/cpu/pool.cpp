@@ -5,6 +5,8 @@
 #include "ops/cpu/pool.h"
 
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 #include "engine/dtype.h"
 
@@ -20,22 +22,50 @@ bool parallel_worth_it(const Pool2dGeometry& g, int64_t window) {
   return g.planes() * (g.in_plane() + g.out_plane() * window) >= kParallelMinWork;
 }
 
+// The windows depend only on the output row or column: their taps are computed once per call.
+struct PoolTaps {
+  std::vector<math::MaxTaps> rows, cols;
+};
+PoolTaps max_taps(const Pool2dGeometry& g) {
+  PoolTaps t;
+  for (int64_t o = 0; o < g.out_h; ++o)
+    t.rows.push_back(math::max_pool_taps(o, g.in_h, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h));
+  for (int64_t o = 0; o < g.out_w; ++o)
+    t.cols.push_back(math::max_pool_taps(o, g.in_w, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w));
+  return t;
+}
+
+// The same windows and tie rule as math::max_pool_window (which a GPU kernel evaluates per
+// output), with the taps hoisted out of the plane loop.
 template <class T>
 void max_pool(const Tensor& input, const Pool2dGeometry& g, const Tensor& output,
               const Tensor& indices) {
   const T* x = input.data_ptr<T>();
   T* y = output.data_ptr<T>();
   int64_t* idx = indices.data_ptr<int64_t>();
+  const PoolTaps taps = max_taps(g);
 #pragma omp parallel for schedule(static) if (parallel_worth_it(g, g.kernel_h * g.kernel_w))
   for (int64_t p = 0; p < g.planes(); ++p) {
     const T* plane = x + p * g.in_plane();
-    for (int64_t oh = 0; oh < g.out_h; ++oh)
+    for (int64_t oh = 0; oh < g.out_h; ++oh) {
+      const math::MaxTaps th = taps.rows[oh];
       for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        const math::MaxResult<T> best = math::max_pool_window(plane, g, oh, ow);
+        const math::MaxTaps tw = taps.cols[ow];
+        T best = -T(INFINITY);
+        int64_t best_index = th.first * g.in_w + tw.first;
+        for (int64_t ih = th.first; ih < th.end; ih += g.dilation_h)
+          for (int64_t iw = tw.first; iw < tw.end; iw += g.dilation_w) {
+            const T v = plane[ih * g.in_w + iw];
+            if (v > best || v != v) {
+              best = v;
+              best_index = ih * g.in_w + iw;
+            }
+          }
         const int64_t o = p * g.out_plane() + oh * g.out_w + ow;
-        y[o] = best.value;
-        idx[o] = best.index;
+        y[o] = best;
+        idx[o] = best_index;
       }
+    }
   }
 }
 

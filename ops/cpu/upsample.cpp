@@ -19,20 +19,23 @@ bool parallel_worth_it(const ResampleGeometry& g) {
   return g.planes() * (g.in_plane() + g.out_plane()) >= kParallelMinWork;
 }
 
+// Each input row becomes one output row of repeated pixels, copied scale_h times (the same
+// result as math::nearest_source per output pixel, which a GPU kernel uses, in whole rows).
 template <class T>
 void nearest(const Tensor& input, const ResampleGeometry& g, const Tensor& output) {
   const T* x = input.data_ptr<T>();
   T* y = output.data_ptr<T>();
-  std::vector<int64_t> src_w(g.out_w);
-  for (int64_t ow = 0; ow < g.out_w; ++ow) src_w[ow] = math::nearest_source(ow, g.in_w, g.out_w);
+  const int64_t scale_h = g.out_h / g.in_h, scale_w = g.out_w / g.in_w;
 #pragma omp parallel for schedule(static) if (parallel_worth_it(g))
   for (int64_t p = 0; p < g.planes(); ++p) {
     const T* plane = x + p * g.in_plane();
     T* out = y + p * g.out_plane();
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      const T* row = plane + math::nearest_source(oh, g.in_h, g.out_h) * g.in_w;
-      T* out_row = out + oh * g.out_w;
-      for (int64_t ow = 0; ow < g.out_w; ++ow) out_row[ow] = row[src_w[ow]];
+    for (int64_t ih = 0; ih < g.in_h; ++ih) {
+      const T* row = plane + ih * g.in_w;
+      T* first = out + ih * scale_h * g.out_w;
+      for (int64_t iw = 0; iw < g.in_w; ++iw)
+        for (int64_t s = 0; s < scale_w; ++s) first[iw * scale_w + s] = row[iw];
+      for (int64_t s = 1; s < scale_h; ++s) std::copy(first, first + g.out_w, first + s * g.out_w);
     }
   }
 }

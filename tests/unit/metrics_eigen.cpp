@@ -118,6 +118,24 @@ TEST(MetricsEigen, ReconstructsRandomSymmetricMatrices) {
   }
 }
 
+TEST(MetricsEigen, LargeEnoughForTheBlockedAndThreadedPaths) {
+  // n = 600 runs several 32-step panels with the chunked (threaded) lower-triangle product,
+  // several 64-reflector WY blocks and many rotation-log flushes.
+  std::mt19937_64 rng(8);
+  const std::size_t n = 600;
+  const Matrix a = random_symmetric(n, rng);
+  const SymmetricEigen eig = symmetric_eigen(a);
+  const Matrix av = multiply_transposed(eig.vectors, a);  // row i: (A v_i)^T
+  double residual = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t k = 0; k < n; ++k)
+      residual = std::max(residual, std::abs(av(i, k) - eig.values[i] * eig.vectors(i, k)));
+  EXPECT_LT(residual, 1e-10);
+  EXPECT_LT(max_abs_difference(multiply_transposed(eig.vectors, eig.vectors), Matrix::identity(n)),
+            1e-10);
+  EXPECT_EQ(symmetric_eigenvalues(a), eig.values);
+}
+
 TEST(MetricsEigen, RepeatedEigenvaluesAreRecoveredWithOrthonormalVectors) {
   std::mt19937_64 rng(4);
   const std::size_t n = 40;
