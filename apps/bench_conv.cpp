@@ -23,8 +23,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -50,7 +50,7 @@ using kite::Tensor;
 
 struct Layer {
   std::string name;
-  std::string kind;  // conv2d, batch_norm, avg_pool2d, max_pool2d, upsample_nearest2d
+  std::string kind;   // conv2d, batch_norm, avg_pool2d, max_pool2d, upsample_nearest2d
   kite::Shape input;  // [N, C, H, W]
   int64_t out_channels = 0, kernel = 1, stride = 1, padding = 0;
   int count = 1;           // occurrences in the autoencoder (0: not part of it)
@@ -90,7 +90,8 @@ double conv_flops(const Layer& l) {
 std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)> op_of(const Layer& l) {
   if (l.kind == "conv2d") {
     const kite::Conv2dOptions o{.stride = l.stride, .padding = l.padding};
-    return [o](const Tensor& x, const Tensor& w, const Tensor& b) { return kite::conv2d(x, w, b, o); };
+    return
+        [o](const Tensor& x, const Tensor& w, const Tensor& b) { return kite::conv2d(x, w, b, o); };
   }
   if (l.kind == "batch_norm") {
     return [](const Tensor& x, const Tensor& w, const Tensor& b) {
@@ -199,7 +200,8 @@ int main(int argc, char** argv) {
   int repeats = 7;
   int threads = 0;
   std::string only, json_path, stat = "median";
-  app.add_option("--batch", batch, "batch size of the autoencoder layers")->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch, "batch size of the autoencoder layers")
+      ->check(CLI::PositiveNumber);
   app.add_option("--repeats", repeats, "timed calls per layer")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "OpenMP threads (default: all)");
   app.add_option("--only", only, "run only layers whose name contains this text");
@@ -214,10 +216,12 @@ int main(int argc, char** argv) {
   return kite::apps::run_main(app, argc, argv, [&] {
     const int used_threads = kite::apps::configure_threads(threads);
     use_cpu_clock = clock == "cpu";
-    std::printf("bench_conv: batch %lld, float32, %d threads, gemm kernel %s, %s of %d calls, %s time\n\n",
-                static_cast<long long>(batch), used_threads, kite::cpu::gemm_kernel_name<float>(),
-                stat.c_str(), repeats, clock.c_str());
-    std::printf("| layer | input | fwd ms | fwd GFLOP/s | fwd+bwd ms | fwd+bwd GFLOP/s | count |\n");
+    std::printf(
+        "bench_conv: batch %lld, float32, %d threads, gemm kernel %s, %s of %d calls, %s time\n\n",
+        static_cast<long long>(batch), used_threads, kite::cpu::gemm_kernel_name<float>(),
+        stat.c_str(), repeats, clock.c_str());
+    std::printf(
+        "| layer | input | fwd ms | fwd GFLOP/s | fwd+bwd ms | fwd+bwd GFLOP/s | count |\n");
     std::printf("|---|---|---:|---:|---:|---:|---:|\n");
     nlohmann::json out = nlohmann::json::array();
     double stack_forward = 0, stack_train = 0, stack_flops_f = 0, stack_flops_t = 0;
@@ -235,26 +239,34 @@ int main(int argc, char** argv) {
         stack_flops_t += l.count * ft;
       }
       std::printf("| %s | %s | %.2f | %s | %.2f | %s | %d |\n", l.name.c_str(),
-                  kite::shape_str(l.input).c_str(), t.forward_ms, gf.c_str(), t.train_ms, gt.c_str(),
-                  l.count);
-      out.push_back({{"name", l.name}, {"kind", l.kind}, {"input", l.input},
-                     {"out_channels", l.out_channels}, {"kernel", l.kernel}, {"stride", l.stride},
-                     {"padding", l.padding}, {"count", l.count}, {"input_grad", l.input_grad},
+                  kite::shape_str(l.input).c_str(), t.forward_ms, gf.c_str(), t.train_ms,
+                  gt.c_str(), l.count);
+      out.push_back({{"name", l.name},
+                     {"kind", l.kind},
+                     {"input", l.input},
+                     {"out_channels", l.out_channels},
+                     {"kernel", l.kernel},
+                     {"stride", l.stride},
+                     {"padding", l.padding},
+                     {"count", l.count},
+                     {"input_grad", l.input_grad},
                      {"bias", l.kind == "conv2d" && l.out_channels == 1},
-                     {"forward_ms", t.forward_ms}, {"train_ms", t.train_ms}});
+                     {"forward_ms", t.forward_ms},
+                     {"train_ms", t.train_ms}});
     }
     if (stack_train > 0)
-      std::printf("| **AE conv stack** (count x time) | batch %lld | %.2f | %.1f | %.2f | %.1f | |\n",
-                  static_cast<long long>(batch), stack_forward, stack_flops_f / stack_forward / 1e6,
-                  stack_train, stack_flops_t / stack_train / 1e6);
+      std::printf(
+          "| **AE conv stack** (count x time) | batch %lld | %.2f | %.1f | %.2f | %.1f | |\n",
+          static_cast<long long>(batch), stack_forward, stack_flops_f / stack_forward / 1e6,
+          stack_train, stack_flops_t / stack_train / 1e6);
     std::printf("\nim2col workspace peak: %.2f MiB per thread (limit %.2f MiB)\n",
                 kite::cpu::conv_workspace_peak_bytes() / 1048576.0,
                 kite::cpu::kConvWorkspaceLimitBytes / 1048576.0);
     if (!json_path.empty()) {
       std::ofstream file(json_path);
       KITE_CHECK(file, "bench_conv: cannot write " << json_path);
-      file << nlohmann::json{{"batch", batch}, {"threads", used_threads}, {"stat", stat}, {"clock", clock},
-                             {"repeats", repeats}, {"layers", out}}
+      file << nlohmann::json{{"batch", batch}, {"threads", used_threads}, {"stat", stat},
+                             {"clock", clock}, {"repeats", repeats},      {"layers", out}}
                   .dump(1)
            << "\n";
     }

@@ -58,18 +58,6 @@ int64_t parse_size(const std::string& text) {
   return std::stoll(digits) * scale;
 }
 
-// Fastest of `reps` calls, after one untimed warm-up call (which also touches every page).
-double best_seconds(int reps, const std::function<void()>& call) {
-  call();
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
-    call();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return best;
-}
-
 // memcpy in one chunk per OpenMP thread (a single memcpy uses one core).
 void parallel_memcpy(float* dst, const float* src, int64_t n) {
 #pragma omp parallel
@@ -84,8 +72,24 @@ struct Row {
   std::string name;
   std::string bytes_formula;
   double bytes;
-  double seconds;
+  std::function<void()> call;
+  double seconds = 1e30;  // fastest call
 };
+
+// `reps` rounds that each run every row in turn: an untimed call (it touches every page and
+// brings the row's own data into cache, as a loop of calls of one op would), then a timed
+// one; each row keeps its fastest. Interleaving the rows spreads a burst of load from other
+// processes over all of them instead of one.
+void time_rows(std::vector<Row>& rows, int reps) {
+  for (int r = 0; r < reps; ++r) {
+    for (Row& row : rows) {
+      row.call();
+      const auto t0 = Clock::now();
+      row.call();
+      row.seconds = std::min(row.seconds, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  }
+}
 
 void print_rows(const std::vector<Row>& rows, int64_t n, int threads) {
   const double memcpy_gbs = rows.front().bytes / rows.front().seconds * 1e-9;
@@ -110,20 +114,18 @@ void bench_size(int64_t n, int threads, int reps) {
   const auto binary = kite::binary_stub.get(kite::Device::cpu());
   const auto unary = kite::unary_stub.get(kite::Device::cpu());
 
-  std::vector<Row> rows;
-  rows.push_back({"memcpy", "2n*4", 2 * f, best_seconds(reps, [&] {
-                    parallel_memcpy(out.data_ptr<float>(), a.data_ptr<float>(), n);
-                  })});
-  rows.push_back({"add kernel", "3n*4", 3 * f,
-                  best_seconds(reps, [&] { binary(kite::BinaryOp::Add, a, b, out); })});
-  rows.push_back({"add op", "3n*4", 3 * f, best_seconds(reps, [&] { kite::add(a, b); })});
-  rows.push_back({"mul kernel", "3n*4", 3 * f,
-                  best_seconds(reps, [&] { binary(kite::BinaryOp::Mul, a, b, out); })});
-  rows.push_back({"mul op", "3n*4", 3 * f, best_seconds(reps, [&] { kite::mul(a, b); })});
-  rows.push_back({"exp kernel", "2n*4", 2 * f,
-                  best_seconds(reps, [&] { unary(kite::UnaryOp::Exp, {}, a, out); })});
-  rows.push_back({"exp op", "2n*4", 2 * f, best_seconds(reps, [&] { kite::exp(a); })});
-  rows.push_back({"sum op", "n*4", f, best_seconds(reps, [&] { kite::sum(a); })});
+  std::vector<Row> rows = {
+      {"memcpy", "2n*4", 2 * f,
+       [&] { parallel_memcpy(out.data_ptr<float>(), a.data_ptr<float>(), n); }},
+      {"add kernel", "3n*4", 3 * f, [&] { binary(kite::BinaryOp::Add, a, b, out); }},
+      {"add op", "3n*4", 3 * f, [&] { kite::add(a, b); }},
+      {"mul kernel", "3n*4", 3 * f, [&] { binary(kite::BinaryOp::Mul, a, b, out); }},
+      {"mul op", "3n*4", 3 * f, [&] { kite::mul(a, b); }},
+      {"exp kernel", "2n*4", 2 * f, [&] { unary(kite::UnaryOp::Exp, {}, a, out); }},
+      {"exp op", "2n*4", 2 * f, [&] { kite::exp(a); }},
+      {"sum op", "n*4", f, [&] { kite::sum(a); }},
+  };
+  time_rows(rows, reps);
 
   // A spot check that the timed kernels computed something sensible.
   binary(kite::BinaryOp::Add, a, b, out);
@@ -158,7 +160,7 @@ int main(int argc, char** argv) {
     // Drop a repeated thread count (e.g. 1,1 on a one-core machine).
     thread_counts.erase(std::unique(thread_counts.begin(), thread_counts.end()),
                         thread_counts.end());
-    std::cout << "# bench_ops (float32, best of " << reps << " calls)\n\n"
+    std::cout << "# bench_ops (float32, fastest call of " << reps << " interleaved rounds)\n\n"
               << "GB/s = bytes moved / time; % memcpy = GB/s / memcpy GB/s at the same size and "
                  "threads.\n\n"
               << "| op | elements | threads | bytes moved | ms | GB/s | % memcpy |\n"

@@ -24,10 +24,10 @@ DispatchStub<Conv2dWeightGradKernel> conv2d_weight_grad_stub{"conv2d_weight_grad
 
 void check_floating_input(const char* op, const Tensor& x, int64_t dims, const char* layout) {
   KITE_CHECK(x.defined(), op << ": input is undefined");
-  KITE_CHECK(is_floating(x.dtype()), op << ": expected a floating input (float32 or float64), got "
-                                        << describe(x));
-  KITE_CHECK(x.dim() == dims, op << ": expected a " << dims << "-D input " << layout << ", got "
-                                 << describe(x));
+  KITE_CHECK(is_floating(x.dtype()),
+             op << ": expected a floating input (float32 or float64), got " << describe(x));
+  KITE_CHECK(x.dim() == dims,
+             op << ": expected a " << dims << "-D input " << layout << ", got " << describe(x));
 }
 
 void check_same_kind(const char* op, const Tensor& x, const Tensor& other, const char* what) {
@@ -56,7 +56,8 @@ std::string padding_str(const Padding2d& p) {
 
 void check_options(const char* op, Size2d stride, const Padding2d& padding, Size2d dilation,
                    int64_t groups) {
-  KITE_CHECK(stride.h > 0 && stride.w > 0, op << ": stride must be positive, got " << size_str(stride));
+  KITE_CHECK(stride.h > 0 && stride.w > 0,
+             op << ": stride must be positive, got " << size_str(stride));
   KITE_CHECK(dilation.h > 0 && dilation.w > 0,
              op << ": dilation must be positive, got " << size_str(dilation));
   KITE_CHECK(padding.top >= 0 && padding.bottom >= 0 && padding.left >= 0 && padding.right >= 0,
@@ -72,7 +73,8 @@ math::ConvGeometry conv_geometry(const char* op, const Shape& in_shape, const Sh
                                              "groups, kh, kw], got shape "
                                           << shape_str(weight_shape));
   for (int64_t s : weight_shape)
-    KITE_CHECK(s >= 0, op << ": weight shape " << shape_str(weight_shape) << " has a negative size");
+    KITE_CHECK(s >= 0,
+               op << ": weight shape " << shape_str(weight_shape) << " has a negative size");
   math::ConvGeometry g;
   g.batch = in_shape[0];
   g.in_channels = in_shape[1];
@@ -96,8 +98,8 @@ math::ConvGeometry conv_geometry(const char* op, const Shape& in_shape, const Sh
                 << shape_str(weight_shape) << ")");
   KITE_CHECK(weight_shape[1] * g.groups == g.in_channels,
              op << ": input " << shape_str(in_shape) << " has " << g.in_channels
-                << " channels but weight " << shape_str(weight_shape) << " with groups = "
-                << g.groups << " expects " << weight_shape[1] * g.groups);
+                << " channels but weight " << shape_str(weight_shape)
+                << " with groups = " << g.groups << " expects " << weight_shape[1] * g.groups);
   const int64_t padded_h = g.in_h + o.padding.top + o.padding.bottom;
   const int64_t padded_w = g.in_w + o.padding.left + o.padding.right;
   const int64_t extent_h = math::dilated_kernel_size(g.kernel_h, g.dilation_h);
@@ -105,12 +107,12 @@ math::ConvGeometry conv_geometry(const char* op, const Shape& in_shape, const Sh
   KITE_CHECK(extent_h <= padded_h && extent_w <= padded_w,
              op << ": kernel " << size_str({g.kernel_h, g.kernel_w}) << " with dilation "
                 << size_str(o.dilation) << " spans " << size_str({extent_h, extent_w})
-                << ", larger than the padded input " << size_str({padded_h, padded_w})
-                << " (input " << shape_str(in_shape) << ", " << padding_str(o.padding) << ")");
-  g.out_h = math::conv_output_size(g.in_h, o.padding.top, o.padding.bottom, g.kernel_h,
-                                   g.stride_h, g.dilation_h);
-  g.out_w = math::conv_output_size(g.in_w, o.padding.left, o.padding.right, g.kernel_w,
-                                   g.stride_w, g.dilation_w);
+                << ", larger than the padded input " << size_str({padded_h, padded_w}) << " (input "
+                << shape_str(in_shape) << ", " << padding_str(o.padding) << ")");
+  g.out_h = math::conv_output_size(g.in_h, o.padding.top, o.padding.bottom, g.kernel_h, g.stride_h,
+                                   g.dilation_h);
+  g.out_w = math::conv_output_size(g.in_w, o.padding.left, o.padding.right, g.kernel_w, g.stride_w,
+                                   g.dilation_w);
   return g;
 }
 
@@ -136,7 +138,9 @@ Conv2dOptions conv_of(const ConvTranspose2dOptions& o) {
   return {o.stride, o.padding, o.dilation, o.groups};
 }
 
-Shape input_shape_of(const math::ConvGeometry& g) { return {g.batch, g.in_channels, g.in_h, g.in_w}; }
+Shape input_shape_of(const math::ConvGeometry& g) {
+  return {g.batch, g.in_channels, g.in_h, g.in_w};
+}
 Shape output_shape_of(const math::ConvGeometry& g) {
   return {g.batch, g.out_channels, g.out_h, g.out_w};
 }
@@ -156,12 +160,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                                   contiguous_input(bias), g, out);
   autograd::record(
       "conv2d", {input, weight, bias}, out,
-      [input, weight, options, g](const Tensor& grad, const BackwardContext& ctx) -> std::vector<Tensor> {
-        return {ctx.needs_grad(0) ? conv_transpose2d(grad, weight, Tensor(), transpose_of(options, g))
-                                  : Tensor(),
-                ctx.needs_grad(1) ? conv2d_weight_grad(input, grad, weight.shape(), options)
-                                  : Tensor(),
-                ctx.needs_grad(2) ? sum(grad, {0, 2, 3}) : Tensor()};
+      [input, weight, options, g](const Tensor& grad,
+                                  const BackwardContext& ctx) -> std::vector<Tensor> {
+        return {
+            ctx.needs_grad(0) ? conv_transpose2d(grad, weight, Tensor(), transpose_of(options, g))
+                              : Tensor(),
+            ctx.needs_grad(1) ? conv2d_weight_grad(input, grad, weight.shape(), options) : Tensor(),
+            ctx.needs_grad(2) ? sum(grad, {0, 2, 3}) : Tensor()};
       });
   return out;
 }
@@ -179,25 +184,26 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
   const Shape& in = input.shape();
   const Shape& ws = weight.shape();
   KITE_CHECK(ws[0] == in[1], op << ": input " << shape_str(in) << " has " << in[1]
-                                << " channels but weight " << shape_str(ws) << " expects " << ws[0]);
-  KITE_CHECK(in[1] % options.groups == 0,
-             op << ": groups = " << options.groups << " must divide the input channels (input "
-                << shape_str(in) << ")");
+                                << " channels but weight " << shape_str(ws) << " expects "
+                                << ws[0]);
+  KITE_CHECK(in[1] % options.groups == 0, op << ": groups = " << options.groups
+                                             << " must divide the input channels (input "
+                                             << shape_str(in) << ")");
   const Size2d op_pad = options.output_padding;
-  KITE_CHECK(op_pad.h >= 0 && op_pad.w >= 0 && op_pad.h < options.stride.h &&
-                 op_pad.w < options.stride.w,
-             op << ": output_padding " << size_str(op_pad) << " must be non-negative and smaller "
-                << "than the stride " << size_str(options.stride));
-  const int64_t out_h = math::conv_transpose_output_size(
-      in[2], options.padding.top, options.padding.bottom, ws[2], options.stride.h,
-      options.dilation.h, op_pad.h);
-  const int64_t out_w = math::conv_transpose_output_size(
-      in[3], options.padding.left, options.padding.right, ws[3], options.stride.w,
-      options.dilation.w, op_pad.w);
-  KITE_CHECK(out_h > 0 && out_w > 0,
-             op << ": output size " << size_str({out_h, out_w}) << " is not positive (input "
-                << shape_str(in) << ", weight " << shape_str(ws) << ", "
-                << padding_str(options.padding) << ")");
+  KITE_CHECK(
+      op_pad.h >= 0 && op_pad.w >= 0 && op_pad.h < options.stride.h && op_pad.w < options.stride.w,
+      op << ": output_padding " << size_str(op_pad) << " must be non-negative and smaller "
+         << "than the stride " << size_str(options.stride));
+  const int64_t out_h =
+      math::conv_transpose_output_size(in[2], options.padding.top, options.padding.bottom, ws[2],
+                                       options.stride.h, options.dilation.h, op_pad.h);
+  const int64_t out_w =
+      math::conv_transpose_output_size(in[3], options.padding.left, options.padding.right, ws[3],
+                                       options.stride.w, options.dilation.w, op_pad.w);
+  KITE_CHECK(out_h > 0 && out_w > 0, op << ": output size " << size_str({out_h, out_w})
+                                        << " is not positive (input " << shape_str(in)
+                                        << ", weight " << shape_str(ws) << ", "
+                                        << padding_str(options.padding) << ")");
   // The geometry of the conv2d this op is the adjoint of: its input is our output.
   const Conv2dOptions conv = conv_of(options);
   const Shape conv_weight_shape = {ws[0], ws[1], ws[2], ws[3]};
@@ -214,9 +220,10 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
   autograd::record(
       op, {input, weight, bias}, out,
       [input, weight, conv](const Tensor& grad, const BackwardContext& ctx) -> std::vector<Tensor> {
-        return {ctx.needs_grad(0) ? conv2d(grad, weight, Tensor(), conv) : Tensor(),
-                ctx.needs_grad(1) ? conv2d_weight_grad(grad, input, weight.shape(), conv) : Tensor(),
-                ctx.needs_grad(2) ? sum(grad, {0, 2, 3}) : Tensor()};
+        return {
+            ctx.needs_grad(0) ? conv2d(grad, weight, Tensor(), conv) : Tensor(),
+            ctx.needs_grad(1) ? conv2d_weight_grad(grad, input, weight.shape(), conv) : Tensor(),
+            ctx.needs_grad(2) ? sum(grad, {0, 2, 3}) : Tensor()};
       });
   return out;
 }
@@ -236,15 +243,14 @@ Tensor conv2d_weight_grad(const Tensor& input, const Tensor& grad_output, const 
   Tensor out = Tensor::empty(weight_shape, input.dtype(), input.device());
   conv2d_weight_grad_stub.get(input.device())(contiguous_input(input),
                                               contiguous_input(grad_output), g, out);
-  autograd::record(
-      op, {input, grad_output}, out,
-      [input, grad_output, options, g](const Tensor& grad,
-                                       const BackwardContext& ctx) -> std::vector<Tensor> {
-        return {ctx.needs_grad(0)
-                    ? conv_transpose2d(grad_output, grad, Tensor(), transpose_of(options, g))
-                    : Tensor(),
-                ctx.needs_grad(1) ? conv2d(input, grad, Tensor(), options) : Tensor()};
-      });
+  autograd::record(op, {input, grad_output}, out,
+                   [input, grad_output, options, g](
+                       const Tensor& grad, const BackwardContext& ctx) -> std::vector<Tensor> {
+                     return {ctx.needs_grad(0) ? conv_transpose2d(grad_output, grad, Tensor(),
+                                                                  transpose_of(options, g))
+                                               : Tensor(),
+                             ctx.needs_grad(1) ? conv2d(input, grad, Tensor(), options) : Tensor()};
+                   });
   return out;
 }
 

@@ -54,7 +54,7 @@ struct Conv2dOptions {
 
 struct ConvTranspose2dOptions {
   Size2d stride = 1;
-  Padding2d padding = 0;  // cropped from the full transposed output
+  Padding2d padding = 0;      // cropped from the full transposed output
   Size2d output_padding = 0;  // extra rows/columns at the bottom/right; must be < stride
   Size2d dilation = 1;
   int64_t groups = 1;

@@ -16,10 +16,10 @@
 namespace kite {
 
 struct RandomErasingOptions {
-  double probability = 0.5;               // chance that an image is erased at all
-  double min_area = 0.02, max_area = 0.33;  // rectangle area as a fraction of the image
+  double probability = 0.5;                   // chance that an image is erased at all
+  double min_area = 0.02, max_area = 0.33;    // rectangle area as a fraction of the image
   double min_aspect = 0.3, max_aspect = 3.3;  // height / width, drawn log-uniformly
-  double value = 0.0;                     // what erased pixels become
+  double value = 0.0;                         // what erased pixels become
   int max_attempts = 10;  // draws of (area, aspect) until one fits; else no erasing
 };
 
@@ -33,8 +33,7 @@ struct EraseBox {
 // One box per image. Every image consumes the same number of generator words
 // (1 + 4 * max_attempts doubles), so box i depends only on the generator state and i.
 std::vector<EraseBox> sample_erase_boxes(int64_t count, int64_t height, int64_t width,
-                                         const RandomErasingOptions& options,
-                                         Generator& generator);
+                                         const RandomErasingOptions& options, Generator& generator);
 
 // A copy of images ([N, C, H, W], or one [C, H, W] image with one box) with boxes[n] set to
 // `value` in every channel of image n.

@@ -76,7 +76,8 @@ extern DispatchStub<AdaptiveAvgPool2dBackwardKernel> adaptive_avg_pool2d_backwar
 // ---- resampling (input [N, C, in_h, in_w], output [N, C, out_h, out_w]) ----
 
 // out_h / out_w are integer multiples of in_h / in_w.
-using UpsampleNearest2dKernel = void (*)(const Tensor& input, const math::ResampleGeometry& geometry,
+using UpsampleNearest2dKernel = void (*)(const Tensor& input,
+                                         const math::ResampleGeometry& geometry,
                                          const Tensor& output);
 using UpsampleBilinear2dKernel = void (*)(const Tensor& input,
                                           const math::ResampleGeometry& geometry,
@@ -99,8 +100,7 @@ using NormMomentsKernel = void (*)(const Tensor& input, const math::NormLayout& 
 // layout.weight_index (either may be undefined: 1 and 0).
 using NormApplyKernel = void (*)(const Tensor& input, const Tensor& mean, const Tensor& var,
                                  const Tensor& weight, const Tensor& bias,
-                                 const math::NormLayout& layout, double eps,
-                                 const Tensor& output);
+                                 const math::NormLayout& layout, double eps, const Tensor& output);
 // Training-mode batch norm backward (layout.weight_per_group()), for the given batch
 // statistics. Writes whichever of grad_input, grad_weight, grad_bias are defined.
 using BatchNormBackwardKernel = void (*)(const Tensor& grad_output, const Tensor& input,

@@ -105,8 +105,10 @@ Tensor batch_norm_training(const Tensor& x, const Tensor& weight, const Tensor& 
                            const Tensor& running_mean, const Tensor& running_var, double momentum,
                            double eps, const math::NormLayout& layout) {
   const int64_t count = layout.group_size();
-  KITE_CHECK(count > 1, "batch_norm: expected more than 1 value per channel when training, got "
-                            "input " << describe(x));
+  KITE_CHECK(count > 1,
+             "batch_norm: expected more than 1 value per channel when training, got "
+             "input "
+                 << describe(x));
   const Tensor xc = contiguous_input(x);
   const Moments m = moments_of(xc, layout);
   Tensor out = apply_norm(xc, m.mean, m.var, weight, bias, layout, eps);
@@ -123,12 +125,15 @@ Tensor batch_norm_training(const Tensor& x, const Tensor& weight, const Tensor& 
         const Axes axes = all_but_channels(x.dim());
         if (!grad_enabled()) {
           // Nothing records this backward: one fused pass over the saved statistics.
-          Tensor dx = ctx.needs_grad(0) ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-          Tensor dw = ctx.needs_grad(1) ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
-          Tensor db = ctx.needs_grad(2) ? Tensor::empty({layout.groups}, x.dtype(), x.device()) : Tensor();
-          batch_norm_backward_stub.get(x.device())(contiguous_input(grad), contiguous_input(x), mean,
-                                                   var, contiguous_input(weight), layout, eps, dx,
-                                                   dw, db);
+          Tensor dx =
+              ctx.needs_grad(0) ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+          Tensor dw =
+              ctx.needs_grad(1) ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
+          Tensor db =
+              ctx.needs_grad(2) ? Tensor::empty({layout.groups}, x.dtype(), x.device()) : Tensor();
+          batch_norm_backward_stub.get(x.device())(contiguous_input(grad), contiguous_input(x),
+                                                   mean, var, contiguous_input(weight), layout, eps,
+                                                   dx, dw, db);
           return {dx, dw, db};
         }
         const Tensor dxhat = weight.defined() ? grad * channel_view(weight, x.dim()) : grad;
@@ -154,13 +159,15 @@ Tensor batch_norm_eval(const Tensor& x, const Tensor& weight, const Tensor& bias
   Tensor out = apply_norm(contiguous_input(x), mean, var, weight, bias, layout, eps);
   autograd::record(
       "batch_norm", {x, weight, bias}, out,
-      [x, weight, mean, var, eps](const Tensor& grad, const BackwardContext& ctx) -> std::vector<Tensor> {
+      [x, weight, mean, var, eps](const Tensor& grad,
+                                  const BackwardContext& ctx) -> std::vector<Tensor> {
         const int64_t dims = x.dim();
         const Axes axes = all_but_channels(dims);
         const Tensor invstd = channel_view(rsqrt(var + eps), dims);
         const Tensor scale = weight.defined() ? invstd * channel_view(weight, dims) : invstd;
         return {ctx.needs_grad(0) ? grad * scale : Tensor(),
-                ctx.needs_grad(1) ? sum(grad * ((x - channel_view(mean, dims)) * invstd), axes) : Tensor(),
+                ctx.needs_grad(1) ? sum(grad * ((x - channel_view(mean, dims)) * invstd), axes)
+                                  : Tensor(),
                 ctx.needs_grad(2) ? sum(grad, axes) : Tensor()};
       });
   return out;
@@ -172,8 +179,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum, double eps) {
   const char* op = "batch_norm";
-  KITE_CHECK(x.defined() && is_floating(x.dtype()) && x.dim() >= 2,
-             op << ": expected a floating input [N, C, *] with at least 2 axes, got " << describe(x));
+  KITE_CHECK(
+      x.defined() && is_floating(x.dtype()) && x.dim() >= 2,
+      op << ": expected a floating input [N, C, *] with at least 2 axes, got " << describe(x));
   KITE_CHECK(eps >= 0, op << ": eps must be non-negative, got " << eps);
   const int64_t channels = x.size(1);
   check_param(op, x, weight, "weight", {channels});
@@ -195,8 +203,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
                   double eps) {
   const char* op = "group_norm";
-  KITE_CHECK(x.defined() && is_floating(x.dtype()) && x.dim() >= 2,
-             op << ": expected a floating input [N, C, *] with at least 2 axes, got " << describe(x));
+  KITE_CHECK(
+      x.defined() && is_floating(x.dtype()) && x.dim() >= 2,
+      op << ": expected a floating input [N, C, *] with at least 2 axes, got " << describe(x));
   KITE_CHECK(eps >= 0, op << ": eps must be non-negative, got " << eps);
   const int64_t n = x.size(0), channels = x.size(1);
   KITE_CHECK(groups > 0 && channels % groups == 0,
@@ -218,7 +227,8 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
   Tensor out = apply_norm(xc, m.mean, m.var, weight, bias, layout, eps);
   autograd::record(
       op, {x, weight, bias}, out,
-      [x, weight, groups, eps](const Tensor& grad, const BackwardContext& ctx) -> std::vector<Tensor> {
+      [x, weight, groups, eps](const Tensor& grad,
+                               const BackwardContext& ctx) -> std::vector<Tensor> {
         const int64_t dims = x.dim();
         const Shape grouped = {x.size(0), groups, -1};
         const Axes set = {2};
@@ -226,8 +236,9 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
         Tensor dx, dw;
         if (ctx.needs_grad(0)) {
           const Tensor dxhat = weight.defined() ? grad * channel_view(weight, dims) : grad;
-          dx = reshape(normalized_input_grad(reshape(x, grouped), reshape(dxhat, grouped), set, eps),
-                       x.shape());
+          dx =
+              reshape(normalized_input_grad(reshape(x, grouped), reshape(dxhat, grouped), set, eps),
+                      x.shape());
         }
         if (ctx.needs_grad(1))
           dw = sum(grad * reshape(normalized(reshape(x, grouped), set, eps), x.shape()), axes);
@@ -247,7 +258,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   for (int64_t i = 0; trailing && i < k; ++i)
     trailing = x.size(x.dim() - k + i) == normalized_shape[i];
   KITE_CHECK(trailing, op << ": normalized_shape " << shape_str(normalized_shape)
-                          << " must be non-empty and equal the trailing axes of input " << describe(x));
+                          << " must be non-empty and equal the trailing axes of input "
+                          << describe(x));
   check_param(op, x, weight, "weight", normalized_shape);
   check_param(op, x, bias, "bias", normalized_shape);
 

@@ -34,13 +34,14 @@ struct WindowOptions {
 
 // Validates a window configuration on a [N, C, H, W] input and returns its geometry.
 math::Pool2dGeometry pool_geometry(const char* op, const Shape& in, const WindowOptions& o) {
-  KITE_CHECK(in.size() == 4, op << ": expected a 4-D input [N, C, H, W], got shape " << shape_str(in));
-  KITE_CHECK(o.kernel.h > 0 && o.kernel.w > 0, op << ": kernel size must be positive, got "
-                                                  << size_str(o.kernel));
-  KITE_CHECK(o.stride.h > 0 && o.stride.w > 0, op << ": stride must be positive, got "
-                                                  << size_str(o.stride));
-  KITE_CHECK(o.dilation.h > 0 && o.dilation.w > 0, op << ": dilation must be positive, got "
-                                                      << size_str(o.dilation));
+  KITE_CHECK(in.size() == 4,
+             op << ": expected a 4-D input [N, C, H, W], got shape " << shape_str(in));
+  KITE_CHECK(o.kernel.h > 0 && o.kernel.w > 0,
+             op << ": kernel size must be positive, got " << size_str(o.kernel));
+  KITE_CHECK(o.stride.h > 0 && o.stride.w > 0,
+             op << ": stride must be positive, got " << size_str(o.stride));
+  KITE_CHECK(o.dilation.h > 0 && o.dilation.w > 0,
+             op << ": dilation must be positive, got " << size_str(o.dilation));
   KITE_CHECK(o.padding.h >= 0 && o.padding.w >= 0 && o.padding.h <= o.max_padding_h &&
                  o.padding.w <= o.max_padding_w,
              op << ": padding " << size_str(o.padding) << " must be non-negative and at most half "
@@ -63,11 +64,14 @@ math::Pool2dGeometry pool_geometry(const char* op, const Shape& in, const Window
   const int64_t extent_w = o.dilation.w * (o.kernel.w - 1) + 1;
   const int64_t padded_h = g.in_h + 2 * g.pad_h, padded_w = g.in_w + 2 * g.pad_w;
   KITE_CHECK(extent_h <= padded_h && extent_w <= padded_w,
-             op << ": kernel " << size_str(o.kernel) << " (extent " << size_str({extent_h, extent_w})
-                << ") is larger than the padded input " << size_str({padded_h, padded_w})
-                << " (input " << shape_str(in) << ", padding " << size_str(o.padding) << ")");
-  g.out_h = math::pool_output_size(g.in_h, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h, o.ceil_mode);
-  g.out_w = math::pool_output_size(g.in_w, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w, o.ceil_mode);
+             op << ": kernel " << size_str(o.kernel) << " (extent "
+                << size_str({extent_h, extent_w}) << ") is larger than the padded input "
+                << size_str({padded_h, padded_w}) << " (input " << shape_str(in) << ", padding "
+                << size_str(o.padding) << ")");
+  g.out_h =
+      math::pool_output_size(g.in_h, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h, o.ceil_mode);
+  g.out_w =
+      math::pool_output_size(g.in_w, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w, o.ceil_mode);
   return g;
 }
 
@@ -83,8 +87,9 @@ math::Pool2dGeometry max_geometry(const char* op, const Shape& in, const MaxPool
 }
 
 math::Pool2dGeometry avg_geometry(const char* op, const Shape& in, const AvgPool2dOptions& o) {
-  KITE_CHECK(o.divisor_override >= 0,
-             op << ": divisor_override must be positive (or 0 for none), got " << o.divisor_override);
+  KITE_CHECK(
+      o.divisor_override >= 0,
+      op << ": divisor_override must be positive (or 0 for none), got " << o.divisor_override);
   math::Pool2dGeometry g = pool_geometry(op, in,
                                          {o.kernel, stride_or_kernel(o.stride, o.kernel), o.padding,
                                           Size2d(1), o.ceil_mode, o.kernel.h / 2, o.kernel.w / 2});
@@ -94,7 +99,8 @@ math::Pool2dGeometry avg_geometry(const char* op, const Shape& in, const AvgPool
 }
 
 math::Pool2dGeometry adaptive_geometry(const char* op, const Shape& in, Size2d out) {
-  KITE_CHECK(in.size() == 4, op << ": expected a 4-D input [N, C, H, W], got shape " << shape_str(in));
+  KITE_CHECK(in.size() == 4,
+             op << ": expected a 4-D input [N, C, H, W], got shape " << shape_str(in));
   KITE_CHECK(out.h > 0 && out.w > 0, op << ": output size must be positive, got " << size_str(out));
   KITE_CHECK(in[2] > 0 && in[3] > 0, op << ": input " << shape_str(in) << " has an empty plane");
   math::Pool2dGeometry g;
@@ -107,7 +113,9 @@ math::Pool2dGeometry adaptive_geometry(const char* op, const Shape& in, Size2d o
   return g;
 }
 
-Shape output_shape(const math::Pool2dGeometry& g) { return {g.batch, g.channels, g.out_h, g.out_w}; }
+Shape output_shape(const math::Pool2dGeometry& g) {
+  return {g.batch, g.channels, g.out_h, g.out_w};
+}
 Shape input_shape(const math::Pool2dGeometry& g) { return {g.batch, g.channels, g.in_h, g.in_w}; }
 
 // grad_output of a backward op must have the forward output's shape.
@@ -129,10 +137,11 @@ MaxPool2dResult max_pool2d_with_indices(const Tensor& x, const MaxPool2dOptions&
   max_pool2d_stub.get(x.device())(contiguous_input(x), g, r.values, r.indices);
   const Tensor indices = r.indices;
   const Shape in_shape = x.shape();
-  autograd::record("max_pool2d", {x}, r.values,
-                   [indices, in_shape](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
-                     return {max_pool2d_backward(grad, indices, in_shape)};
-                   });
+  autograd::record(
+      "max_pool2d", {x}, r.values,
+      [indices, in_shape](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
+        return {max_pool2d_backward(grad, indices, in_shape)};
+      });
   return r;
 }
 
@@ -140,7 +149,8 @@ Tensor max_pool2d(const Tensor& x, const MaxPool2dOptions& options) {
   return max_pool2d_with_indices(x, options).values;
 }
 
-Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape) {
+Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
+                           const Shape& input_shape) {
   const char* op = "max_pool2d_backward";
   check_floating_input(op, grad_output, 4, "[N, C, OH, OW]");
   KITE_CHECK(indices.defined() && indices.dtype() == DType::Int64 &&
@@ -165,8 +175,9 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, con
   autograd::record(op, {grad_output}, out,
                    [indices, g](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
                      // The adjoint of a scatter is the gather at the same positions.
-                     const Tensor picked = gather(reshape(grad, {g.batch, g.channels, g.in_plane()}), 2,
-                                                  reshape(indices, {g.batch, g.channels, g.out_plane()}));
+                     const Tensor picked =
+                         gather(reshape(grad, {g.batch, g.channels, g.in_plane()}), 2,
+                                reshape(indices, {g.batch, g.channels, g.out_plane()}));
                      return {reshape(picked, {g.batch, g.channels, g.out_h, g.out_w})};
                    });
   return out;
@@ -178,10 +189,11 @@ Tensor avg_pool2d(const Tensor& x, const AvgPool2dOptions& options) {
   Tensor out = Tensor::empty(output_shape(g), x.dtype(), x.device());
   avg_pool2d_stub.get(x.device())(contiguous_input(x), g, out);
   const Shape in_shape = x.shape();
-  autograd::record("avg_pool2d", {x}, out,
-                   [in_shape, options](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
-                     return {avg_pool2d_backward(grad, in_shape, options)};
-                   });
+  autograd::record(
+      "avg_pool2d", {x}, out,
+      [in_shape, options](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
+        return {avg_pool2d_backward(grad, in_shape, options)};
+      });
   return out;
 }
 

@@ -14,7 +14,7 @@ namespace kite {
 
 struct MaxPool2dOptions {
   Size2d kernel = 1;
-  Size2d stride = 0;  // 0: the kernel size (PyTorch's default)
+  Size2d stride = 0;   // 0: the kernel size (PyTorch's default)
   Size2d padding = 0;  // on both sides, at most half the dilated kernel
   Size2d dilation = 1;
   bool ceil_mode = false;
@@ -22,7 +22,7 @@ struct MaxPool2dOptions {
 
 struct AvgPool2dOptions {
   Size2d kernel = 1;
-  Size2d stride = 0;  // 0: the kernel size
+  Size2d stride = 0;   // 0: the kernel size
   Size2d padding = 0;  // on both sides, at most half the kernel
   bool ceil_mode = false;
   bool count_include_pad = true;  // divide by the window size including padding

@@ -35,7 +35,8 @@ math::ResampleGeometry resample_geometry(const Shape& in, Size2d out, bool align
 }
 
 void check_bilinear_sizes(const char* op, const Shape& in, Size2d out) {
-  KITE_CHECK(in.size() == 4, op << ": expected a 4-D input [N, C, H, W], got shape " << shape_str(in));
+  KITE_CHECK(in.size() == 4,
+             op << ": expected a 4-D input [N, C, H, W], got shape " << shape_str(in));
   KITE_CHECK(in[2] > 0 && in[3] > 0, op << ": input " << shape_str(in) << " has an empty plane");
   KITE_CHECK(out.h > 0 && out.w > 0, op << ": output size must be positive, got " << size_str(out));
 }
@@ -45,18 +46,18 @@ void check_bilinear_sizes(const char* op, const Shape& in, Size2d out) {
 Tensor upsample_nearest2d(const Tensor& x, Size2d scale) {
   const char* op = "upsample_nearest2d";
   check_floating_input(op, x, 4, "[N, C, H, W]");
-  KITE_CHECK(scale.h > 0 && scale.w > 0, op << ": scale must be a positive integer, got "
-                                            << size_str(scale));
+  KITE_CHECK(scale.h > 0 && scale.w > 0,
+             op << ": scale must be a positive integer, got " << size_str(scale));
   const Shape& in = x.shape();
-  const math::ResampleGeometry g =
-      resample_geometry(in, {in[2] * scale.h, in[3] * scale.w}, false);
+  const math::ResampleGeometry g = resample_geometry(in, {in[2] * scale.h, in[3] * scale.w}, false);
   Tensor out = Tensor::empty({g.batch, g.channels, g.out_h, g.out_w}, x.dtype(), x.device());
   upsample_nearest2d_stub.get(x.device())(contiguous_input(x), g, out);
-  autograd::record(op, {x}, out, [scale](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
-    // Each input pixel was copied into one scale.h x scale.w block: its gradient is the
-    // block's sum, an average pool that divides by 1.
-    return {avg_pool2d(grad, {.kernel = scale, .stride = scale, .divisor_override = 1})};
-  });
+  autograd::record(
+      op, {x}, out, [scale](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
+        // Each input pixel was copied into one scale.h x scale.w block: its gradient is the
+        // block's sum, an average pool that divides by 1.
+        return {avg_pool2d(grad, {.kernel = scale, .stride = scale, .divisor_override = 1})};
+      });
   return out;
 }
 
@@ -68,10 +69,11 @@ Tensor upsample_bilinear2d(const Tensor& x, Size2d size, bool align_corners) {
   Tensor out = Tensor::empty({g.batch, g.channels, g.out_h, g.out_w}, x.dtype(), x.device());
   upsample_bilinear2d_stub.get(x.device())(contiguous_input(x), g, out);
   const Shape in_shape = x.shape();
-  autograd::record(op, {x}, out,
-                   [in_shape, align_corners](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
-                     return {upsample_bilinear2d_backward(grad, in_shape, align_corners)};
-                   });
+  autograd::record(
+      op, {x}, out,
+      [in_shape, align_corners](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
+        return {upsample_bilinear2d_backward(grad, in_shape, align_corners)};
+      });
   return out;
 }
 
@@ -87,10 +89,11 @@ Tensor upsample_bilinear2d_backward(const Tensor& grad_output, const Shape& inpu
   const math::ResampleGeometry g = resample_geometry(input_shape, size, align_corners);
   Tensor out = Tensor::empty(input_shape, grad_output.dtype(), grad_output.device());
   upsample_bilinear2d_backward_stub.get(out.device())(contiguous_input(grad_output), g, out);
-  autograd::record(op, {grad_output}, out,
-                   [size, align_corners](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
-                     return {upsample_bilinear2d(grad, size, align_corners)};
-                   });
+  autograd::record(
+      op, {grad_output}, out,
+      [size, align_corners](const Tensor& grad, const BackwardContext&) -> std::vector<Tensor> {
+        return {upsample_bilinear2d(grad, size, align_corners)};
+      });
   return out;
 }
 

@@ -92,8 +92,10 @@ Plan plan_for(const ConvGeometry& g, int threads) {
   }
   const int64_t fit = limit / ((g.col_rows() + g.out_channels_per_group()) * p * size);
   const int64_t wanted = (kTargetColumns + p - 1) / p;
-  const int64_t per_thread = (g.batch + threads - 1) / std::max(threads, 1);  // keep every thread busy
-  plan.images = std::clamp<int64_t>(std::min({fit, wanted, per_thread}), 1, std::max<int64_t>(g.batch, 1));
+  const int64_t per_thread =
+      (g.batch + threads - 1) / std::max(threads, 1);  // keep every thread busy
+  plan.images =
+      std::clamp<int64_t>(std::min({fit, wanted, per_thread}), 1, std::max<int64_t>(g.batch, 1));
   return plan;
 }
 
@@ -120,11 +122,11 @@ bool same_width(const ConvGeometry& g) {
 // [lo, hi) of the band's columns come from input entries [lo + shift, hi + shift); the
 // entries cut off at the ends, and every row's wrap-around entries, are padding.
 struct FlatTap {
-  IndexRange rows;    // valid output rows
-  int64_t dx;         // column shift
-  int64_t lo, hi;     // band columns copied in one piece
-  int64_t shift;      // input index = band column + shift
-  bool empty;         // the tap reads only padding
+  IndexRange rows;  // valid output rows
+  int64_t dx;       // column shift
+  int64_t lo, hi;   // band columns copied in one piece
+  int64_t shift;    // input index = band column + shift
+  bool empty;       // the tap reads only padding
 };
 FlatTap flat_tap(const ConvGeometry& g, const math::ColRow& r, int64_t oh0, int64_t oh1) {
   FlatTap t;
@@ -184,7 +186,8 @@ void im2col_band(const T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, T*
         continue;
       }
       zero(dst, dst + (t.rows.begin - oh0) * g.out_w);
-      std::memcpy(dst + t.lo, x + r.channel * g.in_plane() + t.lo + t.shift, (t.hi - t.lo) * sizeof(T));
+      std::memcpy(dst + t.lo, x + r.channel * g.in_plane() + t.lo + t.shift,
+                  (t.hi - t.lo) * sizeof(T));
       zero(dst + (t.rows.end - oh0) * g.out_w, dst + cols);
       zero_wrapped_columns(dst, g, t, oh0);
       continue;
@@ -298,14 +301,16 @@ void pad_plane(const T* src, const ConvGeometry& g, const PaddedPlane& p, T* dst
   std::fill(dst, dst + p.size, T(0));
   for (int64_t h = 0; h < g.in_h && g.pad_top + h < p.height; ++h) {
     const int64_t n = std::min(g.in_w, p.width - g.pad_left);
-    if (n > 0) std::memcpy(dst + (g.pad_top + h) * p.width + g.pad_left, src + h * g.in_w, n * sizeof(T));
+    if (n > 0)
+      std::memcpy(dst + (g.pad_top + h) * p.width + g.pad_left, src + h * g.in_w, n * sizeof(T));
   }
 }
 
 // out[o] (wide grid, p.span elements per plane) = the image's Og planes of [out_h, out_w]
 // spread onto rows of width Wp, zeros in the extra columns.
 template <class T>
-void widen_outputs(const T* y, const ConvGeometry& g, const PaddedPlane& p, int64_t planes, T* wide) {
+void widen_outputs(const T* y, const ConvGeometry& g, const PaddedPlane& p, int64_t planes,
+                   T* wide) {
   for (int64_t o = 0; o < planes; ++o)
     for (int64_t h = 0; h < g.out_h; ++h) {
       T* row = wide + o * p.span + h * p.width;
@@ -337,7 +342,8 @@ void direct_forward(const T* x, const T* w, const T* bias, const ConvGeometry& g
   const PaddedPlane p = padded_plane(g);
   T* plane = tls_workspace.get<T>(p.size + og * p.span);
   T* wide = plane + p.size;
-  for (int64_t o = 0; o < og; ++o) std::fill(wide + o * p.span, wide + (o + 1) * p.span, bias ? bias[o] : T(0));
+  for (int64_t o = 0; o < og; ++o)
+    std::fill(wide + o * p.span, wide + (o + 1) * p.span, bias ? bias[o] : T(0));
   for (int64_t c = 0; c < cg; ++c) {
     pad_plane(x + c * g.in_plane(), g, p, plane);
     for (int64_t o = 0; o < og; ++o)
@@ -348,7 +354,8 @@ void direct_forward(const T* x, const T* w, const T* bias, const ConvGeometry& g
   }
   for (int64_t o = 0; o < og; ++o)
     for (int64_t h = 0; h < g.out_h; ++h)
-      std::memcpy(out + (o * g.out_h + h) * g.out_w, wide + o * p.span + h * p.width, g.out_w * sizeof(T));
+      std::memcpy(out + (o * g.out_h + h) * g.out_w, wide + o * p.span + h * p.width,
+                  g.out_w * sizeof(T));
 }
 
 // The adjoint: out[Cg, H, W] = transposed conv of in[Og, P] plus bias (per input channel).
@@ -425,7 +432,8 @@ void conv2d_images(const T* x, const T* w, const T* bias, const ConvGeometry& g,
     T* y = col + k * cols;
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       for (int64_t i = 0; i < im.count; ++i)
-        im2col_band(x + i * im.in_image + grp * cg * g.in_plane(), g, 0, g.out_h, col + i * p, cols);
+        im2col_band(x + i * im.in_image + grp * cg * g.in_plane(), g, 0, g.out_h, col + i * p,
+                    cols);
       gemm<T>(false, false, og, cols, k, T(1), w + grp * og * k, k, col, cols, T(0), y, cols);
       for (int64_t i = 0; i < im.count; ++i)
         for (int64_t o = 0; o < og; ++o) {
@@ -468,22 +476,26 @@ void conv_transpose2d_images(const T* in, const T* w, const T* bias, const ConvG
     for (int64_t i = 0; i < im.count; ++i)
       for (int64_t grp = 0; grp < g.groups; ++grp)
         direct_transpose(in + i * im.out_image + grp * og * p, w + grp * og * k,
-                         bias ? bias + grp * cg : nullptr, g, out + i * im.in_image + grp * cg * g.in_plane());
+                         bias ? bias + grp * cg : nullptr, g,
+                         out + i * im.in_image + grp * cg * g.in_plane());
     return;
   }
   const bool overwrite = g.is_pointwise() && !bias;  // the GEMM writes every element itself
   if (!overwrite)
-    for (int64_t i = 0; i < im.count; ++i) fill_planes(out + i * im.in_image, bias, g.in_channels, g.in_plane());
+    for (int64_t i = 0; i < im.count; ++i)
+      fill_planes(out + i * im.in_image, bias, g.in_channels, g.in_plane());
   if (im.count > 1) {
     T* col = tls_workspace.get<T>((k + og) * cols);
     T* dy = col + k * cols;
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       for (int64_t i = 0; i < im.count; ++i)
         for (int64_t o = 0; o < og; ++o)
-          std::memcpy(dy + o * cols + i * p, in + i * im.out_image + (grp * og + o) * p, p * sizeof(T));
+          std::memcpy(dy + o * cols + i * p, in + i * im.out_image + (grp * og + o) * p,
+                      p * sizeof(T));
       gemm<T>(true, false, k, cols, og, T(1), w + grp * og * k, k, dy, cols, T(0), col, cols);
       for (int64_t i = 0; i < im.count; ++i)
-        col2im_band(col + i * p, g, 0, g.out_h, out + i * im.in_image + grp * cg * g.in_plane(), cols);
+        col2im_band(col + i * p, g, 0, g.out_h, out + i * im.in_image + grp * cg * g.in_plane(),
+                    cols);
     }
     return;
   }
@@ -513,8 +525,9 @@ void weight_grad_images(const T* x, const T* dy, const ConvGeometry& g, const Pl
   if (use_direct(g)) {
     for (int64_t i = 0; i < im.count; ++i)
       for (int64_t grp = 0; grp < g.groups; ++grp)
-        direct_weight_grad(x + i * im.in_image + grp * cg * g.in_plane(), dy + i * im.out_image + grp * og * p, g,
-                           i == 0 ? beta : T(1), dw + grp * og * k);
+        direct_weight_grad(x + i * im.in_image + grp * cg * g.in_plane(),
+                           dy + i * im.out_image + grp * og * p, g, i == 0 ? beta : T(1),
+                           dw + grp * og * k);
     return;
   }
   if (im.count > 1) {
@@ -522,9 +535,11 @@ void weight_grad_images(const T* x, const T* dy, const ConvGeometry& g, const Pl
     T* grad = col + k * cols;
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       for (int64_t i = 0; i < im.count; ++i) {
-        im2col_band(x + i * im.in_image + grp * cg * g.in_plane(), g, 0, g.out_h, col + i * p, cols);
+        im2col_band(x + i * im.in_image + grp * cg * g.in_plane(), g, 0, g.out_h, col + i * p,
+                    cols);
         for (int64_t o = 0; o < og; ++o)
-          std::memcpy(grad + o * cols + i * p, dy + i * im.out_image + (grp * og + o) * p, p * sizeof(T));
+          std::memcpy(grad + o * cols + i * p, dy + i * im.out_image + (grp * og + o) * p,
+                      p * sizeof(T));
       }
       gemm<T>(false, true, og, k, cols, T(1), grad, cols, col, cols, beta, dw + grp * og * k, k);
     }
@@ -607,7 +622,8 @@ void conv_transpose2d_typed(const Tensor& input, const Tensor& weight, const Ten
   for (int64_t c = 0; c < chunks; ++c) {
     const Images im = chunk(g, plan, c);
     const int64_t first = c * plan.images;
-    conv_transpose2d_images(in + first * im.out_image, w, b, g, plan, im, out + first * im.in_image);
+    conv_transpose2d_images(in + first * im.out_image, w, b, g, plan, im,
+                            out + first * im.in_image);
   }
 }
 
@@ -648,7 +664,8 @@ void weight_grad_typed(const Tensor& input, const Tensor& grad_output, const Con
     const int t = omp_get_thread_num();
 #pragma omp single
     team = omp_get_num_threads();
-    run(chunks * t / team, chunks * (t + 1) / team, t == 0 ? dw : partial.data() + (t - 1) * w_numel);
+    run(chunks * t / team, chunks * (t + 1) / team,
+        t == 0 ? dw : partial.data() + (t - 1) * w_numel);
   }
   for (int t = 1; t < team; ++t) {
     const T* part = partial.data() + (t - 1) * w_numel;

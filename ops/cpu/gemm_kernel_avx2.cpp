@@ -49,14 +49,6 @@ KITE_AVX2 void micro_kernel(int64_t kc, const T* a, const T* b, int64_t b_stride
   using Vec = typename Ymm<T>::Vec;
   constexpr int lanes = Ymm<T>::lanes;
 
-  // Ask for the C tile early (first and last element of each row, which covers the row's
-  // cache lines): it is needed only after the k loop, so the misses overlap it.
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 2 * lanes - 1), _MM_HINT_T0);
-  }
-
   Vec acc_left[ROWS], acc_right[ROWS];  // columns [0, lanes) and [lanes, 2 * lanes)
 #pragma GCC unroll 16
   for (int r = 0; r < ROWS; ++r) acc_left[r] = acc_right[r] = broadcast(T(0));

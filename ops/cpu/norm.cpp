@@ -22,7 +22,8 @@ const T* optional_data(const Tensor& t) {
 }
 
 template <class T>
-void moments(const Tensor& input, const NormLayout& l, const Tensor& mean_out, const Tensor& var_out) {
+void moments(const Tensor& input, const NormLayout& l, const Tensor& mean_out,
+             const Tensor& var_out) {
   using Acc = math::accumulator_t<T>;
   const T* x = input.data_ptr<T>();
   T* mean = mean_out.data_ptr<T>();
@@ -52,8 +53,9 @@ void moments(const Tensor& input, const NormLayout& l, const Tensor& mean_out, c
 }
 
 template <class T>
-void apply(const Tensor& input, const Tensor& mean_in, const Tensor& var_in, const Tensor& weight_in,
-           const Tensor& bias_in, const NormLayout& l, double eps, const Tensor& output) {
+void apply(const Tensor& input, const Tensor& mean_in, const Tensor& var_in,
+           const Tensor& weight_in, const Tensor& bias_in, const NormLayout& l, double eps,
+           const Tensor& output) {
   const T* x = input.data_ptr<T>();
   const T* mean = mean_in.data_ptr<T>();
   const T* var = var_in.data_ptr<T>();

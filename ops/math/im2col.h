@@ -6,7 +6,8 @@
 // and one column per output pixel, so that the convolution becomes a matrix product:
 //   out[o, oh * out_w + ow] = sum_r weight[o, r] * col[r, oh * out_w + ow],
 //   col[(c * kernel_h + kh) * kernel_w + kw, oh * out_w + ow]
-//       = x[c, oh * stride_h - pad_top + kh * dilation_h, ow * stride_w - pad_left + kw * dilation_w]
+//       = x[c, oh * stride_h - pad_top + kh * dilation_h, ow * stride_w - pad_left + kw *
+//       dilation_w]
 // (zero where that pixel lies in the padding). col2im is its adjoint: it adds every column
 // entry back onto the pixel it was copied from.
 #pragma once
@@ -50,8 +51,8 @@ KITE_HD int64_t dilated_kernel_size(int64_t kernel, int64_t dilation) {
 
 // Output length along one axis; the caller has checked that the padded input holds at least
 // one dilated kernel (so the numerator is non-negative and division rounds down).
-KITE_HD int64_t conv_output_size(int64_t in, int64_t pad_before, int64_t pad_after,
-                                 int64_t kernel, int64_t stride, int64_t dilation) {
+KITE_HD int64_t conv_output_size(int64_t in, int64_t pad_before, int64_t pad_after, int64_t kernel,
+                                 int64_t stride, int64_t dilation) {
   return (in + pad_before + pad_after - dilated_kernel_size(kernel, dilation)) / stride + 1;
 }
 

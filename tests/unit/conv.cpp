@@ -1,8 +1,9 @@
 // conv2d, conv_transpose2d and conv2d_weight_grad: values computed by hand (float32 and
 // float64), agreement with a direct six-loop convolution over many configurations (banded
 // im2col, threaded batches, groups, dilation, asymmetric padding, 1x1), the adjoint
-// identities that tie the three ops together (GEMM and direct paths), the shared KITE_HD im2col/col2im element math
-// that CUDA kernels reuse, strided inputs, the workspace bound, and the errors.
+// identities that tie the three ops together (GEMM and direct paths), the shared KITE_HD
+// im2col/col2im element math that CUDA kernels reuse, strided inputs, the workspace bound, and the
+// errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -68,15 +69,16 @@ void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
   } catch (const Error& e) {
     const std::string message = e.what();
     for (const std::string& f : fragments)
-      EXPECT_NE(message.find(f), std::string::npos) << "message '" << message << "' lacks '" << f << "'";
+      EXPECT_NE(message.find(f), std::string::npos)
+          << "message '" << message << "' lacks '" << f << "'";
   }
 }
 
 // ---- a direct convolution, the definition with six loops ----
 
 struct Config {
-  Shape input;         // [N, C, H, W]
-  Shape weight;        // [O, C / groups, KH, KW]
+  Shape input;   // [N, C, H, W]
+  Shape weight;  // [O, C / groups, KH, KW]
   Conv2dOptions options;
 };
 
@@ -85,10 +87,13 @@ Tensor direct_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const
   const Shape& ws = w.shape();
   const int64_t n = in[0], c = in[1], h = in[2], wd = in[3], oc = ws[0], kh = ws[2], kw = ws[3];
   const int64_t cg = c / o.groups, og = oc / o.groups;
-  const int64_t oh = (h + o.padding.top + o.padding.bottom - o.dilation.h * (kh - 1) - 1) / o.stride.h + 1;
-  const int64_t ow = (wd + o.padding.left + o.padding.right - o.dilation.w * (kw - 1) - 1) / o.stride.w + 1;
+  const int64_t oh =
+      (h + o.padding.top + o.padding.bottom - o.dilation.h * (kh - 1) - 1) / o.stride.h + 1;
+  const int64_t ow =
+      (wd + o.padding.left + o.padding.right - o.dilation.w * (kw - 1) - 1) / o.stride.w + 1;
   const std::vector<double> xv = to_double_vector(x), wv = to_double_vector(w);
-  const std::vector<double> bv = bias.defined() ? to_double_vector(bias) : std::vector<double>(oc, 0.0);
+  const std::vector<double> bv =
+      bias.defined() ? to_double_vector(bias) : std::vector<double>(oc, 0.0);
   std::vector<double> out(n * oc * oh * ow);
   for (int64_t b = 0; b < n; ++b)
     for (int64_t o_ = 0; o_ < oc; ++o_)
@@ -102,7 +107,8 @@ Tensor direct_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const
                 const int64_t iy = y * o.stride.h - o.padding.top + i * o.dilation.h;
                 const int64_t ix = z * o.stride.w - o.padding.left + j * o.dilation.w;
                 if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
-                s += xv[((b * c + grp * cg + ci) * h + iy) * wd + ix] * wv[((o_ * cg + ci) * kh + i) * kw + j];
+                s += xv[((b * c + grp * cg + ci) * h + iy) * wd + ix] *
+                     wv[((o_ * cg + ci) * kh + i) * kw + j];
               }
           out[((b * oc + o_) * oh + y) * ow + z] = s;
         }
@@ -112,7 +118,9 @@ Tensor direct_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const
 const std::vector<Config>& configs() {
   static const std::vector<Config> list = {
       {{2, 3, 6, 5}, {4, 3, 3, 3}, {.padding = 1}},
-      {{3, 4, 9, 8}, {6, 2, 3, 2}, {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {2, 1}, .groups = 2}},
+      {{3, 4, 9, 8},
+       {6, 2, 3, 2},
+       {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {2, 1}, .groups = 2}},
       {{1, 3, 7, 9}, {2, 3, 1, 7}, {.padding = {0, 3}}},
       {{1, 3, 9, 7}, {2, 3, 7, 1}, {.padding = {3, 0}}},
       {{2, 5, 4, 3}, {3, 5, 1, 1}, {}},
@@ -120,7 +128,9 @@ const std::vector<Config>& configs() {
       {{4, 4, 7, 7}, {4, 1, 3, 3}, {.stride = 2, .padding = 1, .groups = 4}},
       {{1, 2, 8, 7}, {2, 2, 3, 3}, {.stride = 3}},
       {{2, 1, 8, 8}, {3, 1, 5, 5}, {.padding = 2}},
-      {{3, 6, 5, 4}, {6, 2, 2, 2}, {.stride = 2, .padding = {0, 1, 1, 0}, .dilation = 2, .groups = 3}},
+      {{3, 6, 5, 4},
+       {6, 2, 2, 2},
+       {.stride = 2, .padding = {0, 1, 1, 0}, .dilation = 2, .groups = 3}},
       // Stride 1, output as wide as the input: the flattened im2col/col2im (taps shifted by up
       // to 3 columns, dilation, taps that read only padding on a 2-wide image).
       {{2, 4, 9, 8}, {3, 4, 3, 3}, {.padding = 2, .dilation = 2}},
@@ -155,8 +165,9 @@ TEST(Conv2d, DiagonalDifferenceKernel) {
 
 TEST(Conv2d, NeighbourhoodSumsWithPadding) {
   for (DType dt : kDtypes) {
-    const Tensor out = conv2d(make(iota(9), {1, 1, 3, 3}, dt), make(std::vector<double>(9, 1.0), {1, 1, 3, 3}, dt),
-                              {}, {.padding = 1});
+    const Tensor out =
+        conv2d(make(iota(9), {1, 1, 3, 3}, dt), make(std::vector<double>(9, 1.0), {1, 1, 3, 3}, dt),
+               {}, {.padding = 1});
     expect_values(out, {12, 21, 16, 27, 45, 33, 24, 39, 28}, "3x3 sums");
   }
 }
@@ -174,8 +185,8 @@ TEST(Conv2d, StrideWithAsymmetricPadding) {
 
 TEST(Conv2d, GroupsKeepChannelsApart) {
   for (DType dt : kDtypes) {
-    const Tensor out = conv2d(make({3, 5}, {1, 2, 1, 1}, dt), make({2, 10}, {2, 1, 1, 1}, dt), {},
-                              {.groups = 2});
+    const Tensor out =
+        conv2d(make({3, 5}, {1, 2, 1, 1}, dt), make({2, 10}, {2, 1, 1, 1}, dt), {}, {.groups = 2});
     expect_values(out, {6, 50}, "groups");
   }
 }
@@ -197,7 +208,8 @@ TEST(ConvTranspose2d, SpreadsEachInputOverTheKernel) {
     expect_values(conv_transpose2d(x, w), {1, 3, 2, 4, 10, 6, 3, 7, 4}, "stride 1");
     const Tensor cropped = conv_transpose2d(x, w, make({10}, {1}, dt),
                                             {.stride = 2, .padding = 1, .output_padding = 1});
-    EXPECT_EQ(cropped.shape(), (Shape{1, 1, 3, 3}));  // 4x4 minus one row/column each side, plus one
+    EXPECT_EQ(cropped.shape(),
+              (Shape{1, 1, 3, 3}));  // 4x4 minus one row/column each side, plus one
     expect_values(cropped, {11, 12, 12, 13, 14, 14, 13, 14, 14}, "padding + output_padding + bias");
   }
 }
@@ -214,7 +226,8 @@ TEST(Conv2d, MatchesDirectConvolution) {
       const Tensor got = conv2d(x, w, b, c.options);
       const Tensor want = direct_conv2d(x, w, b, c.options);
       EXPECT_LT(relative_error(got, want), dt == DType::Float64 ? 1e-13 : 1e-5)
-          << "input " << shape_str(c.input) << " weight " << shape_str(c.weight) << " " << dtype_name(dt);
+          << "input " << shape_str(c.input) << " weight " << shape_str(c.weight) << " "
+          << dtype_name(dt);
     }
   }
 }
@@ -231,15 +244,19 @@ TEST(Conv2d, TransposeAndWeightGradAreAdjoints) {
     const double forward = inner(y_shape_probe, y);
     // The output_padding that maps the conv's output back onto x's size.
     const Conv2dOptions& o = c.options;
-    const int64_t span_h = c.input[2] + o.padding.top + o.padding.bottom - o.dilation.h * (c.weight[2] - 1) - 1;
-    const int64_t span_w = c.input[3] + o.padding.left + o.padding.right - o.dilation.w * (c.weight[3] - 1) - 1;
-    const ConvTranspose2dOptions t{o.stride, o.padding, {span_h % o.stride.h, span_w % o.stride.w}, o.dilation,
-                                   o.groups};
+    const int64_t span_h =
+        c.input[2] + o.padding.top + o.padding.bottom - o.dilation.h * (c.weight[2] - 1) - 1;
+    const int64_t span_w =
+        c.input[3] + o.padding.left + o.padding.right - o.dilation.w * (c.weight[3] - 1) - 1;
+    const ConvTranspose2dOptions t{
+        o.stride, o.padding, {span_h % o.stride.h, span_w % o.stride.w}, o.dilation, o.groups};
     const Tensor xt = conv_transpose2d(y, w, {}, t);
     ASSERT_EQ(xt.shape(), x.shape());
-    EXPECT_NEAR(inner(x, xt), forward, 1e-10 * std::max(1.0, std::abs(forward))) << shape_str(c.input);
+    EXPECT_NEAR(inner(x, xt), forward, 1e-10 * std::max(1.0, std::abs(forward)))
+        << shape_str(c.input);
     const Tensor gw = conv2d_weight_grad(x, y, c.weight, o);
-    EXPECT_NEAR(inner(w, gw), forward, 1e-10 * std::max(1.0, std::abs(forward))) << shape_str(c.input);
+    EXPECT_NEAR(inner(w, gw), forward, 1e-10 * std::max(1.0, std::abs(forward)))
+        << shape_str(c.input);
   }
 }
 
@@ -268,9 +285,11 @@ TEST(Im2colMath, ElementFormulasReproduceTheKernels) {
     g.dilation_h = c.options.dilation.h;
     g.dilation_w = c.options.dilation.w;
     g.groups = c.options.groups;
-    EXPECT_EQ(g.out_h, math::conv_output_size(g.in_h, c.options.padding.top, c.options.padding.bottom,
-                                              g.kernel_h, g.stride_h, g.dilation_h));
-    const std::vector<double> xv = to_double_vector(x), wv = to_double_vector(w), ov = to_double_vector(out);
+    EXPECT_EQ(g.out_h,
+              math::conv_output_size(g.in_h, c.options.padding.top, c.options.padding.bottom,
+                                     g.kernel_h, g.stride_h, g.dilation_h));
+    const std::vector<double> xv = to_double_vector(x), wv = to_double_vector(w),
+                              ov = to_double_vector(out);
     const int64_t cg = g.in_channels_per_group(), og = g.out_channels_per_group();
     const int64_t k = g.col_rows(), p = g.out_plane();
     // Forward: out = W * col with col from im2col_element.
@@ -293,10 +312,13 @@ TEST(Im2colMath, ElementFormulasReproduceTheKernels) {
     const Tensor y = randn(out.shape(), DType::Float64, Device::cpu(), &gen);
     const std::vector<double> yv = to_double_vector(y);
     const Conv2dOptions& o = c.options;
-    const int64_t span_h = g.in_h + o.padding.top + o.padding.bottom - o.dilation.h * (g.kernel_h - 1) - 1;
-    const int64_t span_w = g.in_w + o.padding.left + o.padding.right - o.dilation.w * (g.kernel_w - 1) - 1;
+    const int64_t span_h =
+        g.in_h + o.padding.top + o.padding.bottom - o.dilation.h * (g.kernel_h - 1) - 1;
+    const int64_t span_w =
+        g.in_w + o.padding.left + o.padding.right - o.dilation.w * (g.kernel_w - 1) - 1;
     const std::vector<double> tv = to_double_vector(conv_transpose2d(
-        y, w, {}, {o.stride, o.padding, {span_h % o.stride.h, span_w % o.stride.w}, o.dilation, o.groups}));
+        y, w, {},
+        {o.stride, o.padding, {span_h % o.stride.h, span_w % o.stride.w}, o.dilation, o.groups}));
     err = 0;
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -310,7 +332,8 @@ TEST(Im2colMath, ElementFormulasReproduceTheKernels) {
         for (int64_t ci = 0; ci < cg; ++ci)
           for (int64_t ih = 0; ih < g.in_h; ++ih)
             for (int64_t iw = 0; iw < g.in_w; ++iw) {
-              const double want = tv[((n * g.in_channels + grp * cg + ci) * g.in_h + ih) * g.in_w + iw];
+              const double want =
+                  tv[((n * g.in_channels + grp * cg + ci) * g.in_h + ih) * g.in_w + iw];
               err = std::max(err, std::abs(math::col2im_element(col.data(), g, ci, ih, iw) - want));
             }
       }
@@ -330,11 +353,13 @@ TEST(Im2colMath, ValidOutputRangeIsExact) {
             if (extent > in + 2 * pad) continue;
             const int64_t out = math::conv_output_size(in, pad, pad, kernel, stride, dilation);
             for (int64_t k = 0; k < kernel; ++k) {
-              const math::IndexRange r = math::conv_valid_outputs(in, out, k, stride, pad, dilation);
+              const math::IndexRange r =
+                  math::conv_valid_outputs(in, out, k, stride, pad, dilation);
               for (int64_t o = 0; o < out; ++o) {
                 const int64_t i = math::conv_input_coord(o, k, stride, pad, dilation);
                 EXPECT_EQ(o >= r.begin && o < r.end, i >= 0 && i < in)
-                    << "in " << in << " stride " << stride << " pad " << pad << " k " << k << " o " << o;
+                    << "in " << in << " stride " << stride << " pad " << pad << " k " << k << " o "
+                    << o;
               }
             }
           }
@@ -344,14 +369,17 @@ TEST(Im2colMath, ValidOutputRangeIsExact) {
 
 TEST(Conv2d, StridedInputsGiveTheSameResult) {
   Generator gen(11);
-  const Tensor x = randn({2, 5, 3, 4}, DType::Float64, Device::cpu(), &gen);  // [N, H, C, W] storage
-  const Tensor w = randn({3, 2, 3, 2}, DType::Float64, Device::cpu(), &gen);  // [C, O, KH, KW] storage
-  const Tensor xt = permute(x, {0, 2, 1, 3});  // [2, 3, 5, 4], not contiguous
-  const Tensor wt = transpose(w, 0, 1);        // [2, 3, 3, 2], not contiguous
+  const Tensor x =
+      randn({2, 5, 3, 4}, DType::Float64, Device::cpu(), &gen);  // [N, H, C, W] storage
+  const Tensor w =
+      randn({3, 2, 3, 2}, DType::Float64, Device::cpu(), &gen);  // [C, O, KH, KW] storage
+  const Tensor xt = permute(x, {0, 2, 1, 3});                    // [2, 3, 5, 4], not contiguous
+  const Tensor wt = transpose(w, 0, 1);                          // [2, 3, 3, 2], not contiguous
   ASSERT_FALSE(xt.is_contiguous());
   ASSERT_FALSE(wt.is_contiguous());
   const Conv2dOptions o{.stride = {1, 2}, .padding = 1};
-  EXPECT_LT(relative_error(conv2d(xt, wt, {}, o), conv2d(contiguous(xt), contiguous(wt), {}, o)), 1e-15);
+  EXPECT_LT(relative_error(conv2d(xt, wt, {}, o), conv2d(contiguous(xt), contiguous(wt), {}, o)),
+            1e-15);
 }
 
 TEST(Conv2d, EmptyBatch) {
@@ -367,7 +395,8 @@ TEST(Conv2d, WorkspaceStaysWithinItsLimit) {
   const Tensor x = randn({2, 64, 64, 64}, DType::Float32, Device::cpu(), &gen);
   const Tensor w = randn({8, 64, 3, 3}, DType::Float32, Device::cpu(), &gen);
   conv2d(x, w, {}, {.padding = 1});
-  conv2d_weight_grad(x, randn({2, 8, 64, 64}, DType::Float32, Device::cpu(), &gen), w.shape(), {.padding = 1});
+  conv2d_weight_grad(x, randn({2, 8, 64, 64}, DType::Float32, Device::cpu(), &gen), w.shape(),
+                     {.padding = 1});
   EXPECT_GT(cpu::conv_workspace_peak_bytes(), 0u);
   EXPECT_LE(cpu::conv_workspace_peak_bytes(), cpu::kConvWorkspaceLimitBytes);
 }
@@ -376,32 +405,80 @@ TEST(Conv2d, WorkspaceStaysWithinItsLimit) {
 
 TEST(Conv2d, RejectsBadShapesAndOptions) {
   const Tensor x = zeros({1, 3, 5, 5});
-  expect_error([&] { conv2d(x, zeros({4, 2, 3, 3})); }, {"conv2d", "3 channels", "[4, 2, 3, 3]", "expects 2"});
-  expect_error([&] { conv2d(x, zeros({4, 1, 3, 3}), {}, {.groups = 2}); }, {"conv2d", "groups = 2", "divide"});
-  expect_error([&] { conv2d(x, zeros({4, 3, 7, 3})); }, {"conv2d", "kernel 7x3", "larger than the padded input 5x5"});
-  expect_error([&] { conv2d(x, zeros({4, 3, 3, 3}), {}, {.dilation = 3}); },
-               {"conv2d", "spans 7x7", "larger than the padded input"});
-  expect_error([&] { conv2d(x, zeros({4, 3, 3, 3}), {}, {.padding = {0, -1}}); }, {"conv2d", "must not be negative"});
-  expect_error([&] { conv2d(x, zeros({4, 3, 3, 3}), {}, {.stride = 0}); }, {"conv2d", "stride must be positive"});
+  expect_error(
+      [&] {
+        conv2d(x, zeros({4, 2, 3, 3}));
+      },
+      {"conv2d", "3 channels", "[4, 2, 3, 3]", "expects 2"});
+  expect_error(
+      [&] {
+        conv2d(x, zeros({4, 1, 3, 3}), {}, {.groups = 2});
+      },
+      {"conv2d", "groups = 2", "divide"});
+  expect_error(
+      [&] {
+        conv2d(x, zeros({4, 3, 7, 3}));
+      },
+      {"conv2d", "kernel 7x3", "larger than the padded input 5x5"});
+  expect_error(
+      [&] {
+        conv2d(x, zeros({4, 3, 3, 3}), {}, {.dilation = 3});
+      },
+      {"conv2d", "spans 7x7", "larger than the padded input"});
+  expect_error(
+      [&] {
+        conv2d(x, zeros({4, 3, 3, 3}), {}, {.padding = {0, -1}});
+      },
+      {"conv2d", "must not be negative"});
+  expect_error(
+      [&] {
+        conv2d(x, zeros({4, 3, 3, 3}), {}, {.stride = 0});
+      },
+      {"conv2d", "stride must be positive"});
   expect_error([&] { conv2d(x, zeros({4, 3, 3, 3}), zeros({3})); }, {"conv2d", "bias", "[4]"});
-  expect_error([&] { conv2d(zeros({3, 5, 5}), zeros({4, 3, 3, 3})); }, {"conv2d", "4-D input", "[3, 5, 5]"});
-  expect_error([&] { conv2d(x, zeros({4, 3, 3, 3}, DType::Float64)); }, {"conv2d", "weight", "float64", "float32"});
+  expect_error(
+      [&] {
+        conv2d(zeros({3, 5, 5}), zeros({4, 3, 3, 3}));
+      },
+      {"conv2d", "4-D input", "[3, 5, 5]"});
+  expect_error(
+      [&] {
+        conv2d(x, zeros({4, 3, 3, 3}, DType::Float64));
+      },
+      {"conv2d", "weight", "float64", "float32"});
   expect_error([&] { conv2d(x, zeros({4, 3, 3})); }, {"conv2d", "4-D weight"});
 }
 
 TEST(ConvTranspose2d, RejectsBadShapesAndOptions) {
   const Tensor x = zeros({1, 4, 3, 3});
-  expect_error([&] { conv_transpose2d(x, zeros({3, 2, 3, 3})); }, {"conv_transpose2d", "4 channels", "expects 3"});
-  expect_error([&] { conv_transpose2d(x, zeros({4, 2, 3, 3}), {}, {.stride = 2, .output_padding = 2}); },
-               {"conv_transpose2d", "output_padding 2x2", "smaller than the stride 2x2"});
-  expect_error([&] { conv_transpose2d(x, zeros({4, 2, 3, 3}), {}, {.padding = 3}); },
-               {"conv_transpose2d", "not positive"});
-  expect_error([&] { conv_transpose2d(x, zeros({4, 2, 3, 3}), zeros({4})); }, {"conv_transpose2d", "bias", "[2]"});
+  expect_error(
+      [&] {
+        conv_transpose2d(x, zeros({3, 2, 3, 3}));
+      },
+      {"conv_transpose2d", "4 channels", "expects 3"});
+  expect_error(
+      [&] {
+        conv_transpose2d(x, zeros({4, 2, 3, 3}), {}, {.stride = 2, .output_padding = 2});
+      },
+      {"conv_transpose2d", "output_padding 2x2", "smaller than the stride 2x2"});
+  expect_error(
+      [&] {
+        conv_transpose2d(x, zeros({4, 2, 3, 3}), {}, {.padding = 3});
+      },
+      {"conv_transpose2d", "not positive"});
+  expect_error(
+      [&] {
+        conv_transpose2d(x, zeros({4, 2, 3, 3}), zeros({4}));
+      },
+      {"conv_transpose2d", "bias", "[2]"});
 }
 
 TEST(Conv2dWeightGrad, RejectsAMismatchedGradient) {
-  expect_error([&] { conv2d_weight_grad(zeros({1, 3, 5, 5}), zeros({1, 4, 5, 5}), {4, 3, 3, 3}); },
-               {"conv2d_weight_grad", "grad_output", "[1, 4, 3, 3]"});
+  expect_error(
+      [&] {
+        conv2d_weight_grad(zeros({1, 3, 5, 5}), zeros({1, 4, 5, 5}), {4, 3, 3, 3});
+      },
+      {"conv2d_weight_grad", "grad_output", "[1, 4, 3, 3]"});
 }
 
 }  // namespace

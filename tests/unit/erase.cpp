@@ -23,7 +23,8 @@ void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
   } catch (const Error& e) {
     const std::string message = e.what();
     for (const std::string& f : fragments)
-      EXPECT_NE(message.find(f), std::string::npos) << "message '" << message << "' lacks '" << f << "'";
+      EXPECT_NE(message.find(f), std::string::npos)
+          << "message '" << message << "' lacks '" << f << "'";
   }
 }
 
@@ -45,8 +46,10 @@ TEST(RandomErasing, BoxesFitAndRespectTheRanges) {
     EXPECT_GE(area, o.min_area - rounding);
     EXPECT_LE(area, o.max_area + rounding);
     const double aspect = double(b.height) / double(b.width);
-    EXPECT_GE(aspect, o.min_aspect * (b.height - 0.5) / (b.height + 0.5) * (b.width - 0.5) / (b.width + 0.5));
-    EXPECT_LE(aspect, o.max_aspect * (b.height + 0.5) / (b.height - 0.5) * (b.width + 0.5) / (b.width - 0.5));
+    EXPECT_GE(aspect, o.min_aspect * (b.height - 0.5) / (b.height + 0.5) * (b.width - 0.5) /
+                          (b.width + 0.5));
+    EXPECT_LE(aspect, o.max_aspect * (b.height + 0.5) / (b.height - 0.5) * (b.width + 0.5) /
+                          (b.width - 0.5));
   }
   // With these ranges almost every attempt fits a 28x28 image; 10 attempts nearly always succeed.
   EXPECT_GT(erased, 490);
@@ -62,8 +65,8 @@ TEST(RandomErasing, ReproducibleFromTheGeneratorState) {
 TEST(RandomErasing, ProbabilityHolds) {
   Generator gen(3);
   // Boxes that always fit (a quarter of the image, square), so only the coin decides.
-  const RandomErasingOptions o{.probability = 0.3, .min_area = 0.25, .max_area = 0.25, .min_aspect = 1,
-                               .max_aspect = 1};
+  const RandomErasingOptions o{
+      .probability = 0.3, .min_area = 0.25, .max_area = 0.25, .min_aspect = 1, .max_aspect = 1};
   const int n = 4000;
   int erased = 0;
   for (const EraseBox& b : sample_erase_boxes(n, 28, 28, o, gen)) {
@@ -75,7 +78,8 @@ TEST(RandomErasing, ProbabilityHolds) {
   const double sigma = std::sqrt(n * 0.3 * 0.7);
   EXPECT_NEAR(erased, n * 0.3, 4 * sigma);
   Generator gen2(4);
-  for (const EraseBox& b : sample_erase_boxes(100, 28, 28, {.probability = 0.0}, gen2)) EXPECT_EQ(b.height, 0);
+  for (const EraseBox& b : sample_erase_boxes(100, 28, 28, {.probability = 0.0}, gen2))
+    EXPECT_EQ(b.height, 0);
 }
 
 TEST(RandomErasing, EraseBoxesSetsExactlyTheBoxInEveryChannel) {
@@ -105,11 +109,20 @@ TEST(RandomErasing, RandomEraseOnOneImage) {
 
 TEST(RandomErasing, Errors) {
   Generator gen(1);
-  expect_error([&] { sample_erase_boxes(2, 8, 8, {.probability = 1.5}, gen); }, {"random_erase", "probability"});
+  expect_error([&] { sample_erase_boxes(2, 8, 8, {.probability = 1.5}, gen); },
+               {"random_erase", "probability"});
   expect_error([&] { sample_erase_boxes(2, 8, 8, {.min_area = 0.5, .max_area = 0.2}, gen); },
                {"random_erase", "area range"});
-  expect_error([&] { erase_boxes(ones({2, 1, 4, 4}), {{0, 0, 1, 1}}, 0.0); }, {"erase_boxes", "1 boxes for 2 images"});
-  expect_error([&] { erase_boxes(ones({1, 1, 4, 4}), {{3, 0, 2, 1}}, 0.0); }, {"erase_boxes", "does not fit"});
+  expect_error(
+      [&] {
+        erase_boxes(ones({2, 1, 4, 4}), {{0, 0, 1, 1}}, 0.0);
+      },
+      {"erase_boxes", "1 boxes for 2 images"});
+  expect_error(
+      [&] {
+        erase_boxes(ones({1, 1, 4, 4}), {{3, 0, 2, 1}}, 0.0);
+      },
+      {"erase_boxes", "does not fit"});
   expect_error([&] { random_erase(ones({4, 4})); }, {"random_erase", "[C, H, W]"});
 }
 

@@ -44,27 +44,39 @@ Tensor max_pool(const Tensor& x, const MaxPool2dOptions& o, Extras& extras) {
 const std::map<std::string, CaseFn>& reference_cases() {
   using In = std::vector<Tensor>;
   static const std::map<std::string, CaseFn> cases = {
-      {"conv2d_3x3_pad1_bias", [](const In& x, Extras&) { return conv2d(x[0], x[1], x[2], {.padding = 1}); }},
+      {"conv2d_3x3_pad1_bias",
+       [](const In& x, Extras&) { return conv2d(x[0], x[1], x[2], {.padding = 1}); }},
       {"conv2d_stride_asym_pad_dilation_groups",
        [](const In& x, Extras&) {
-         return conv2d(x[0], x[1], {},
-                       {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {2, 1}, .groups = 2});
+         return conv2d(
+             x[0], x[1], {},
+             {.stride = {2, 1}, .padding = {1, 2, 0, 1}, .dilation = {2, 1}, .groups = 2});
        }},
-      {"conv2d_1x7", [](const In& x, Extras&) { return conv2d(x[0], x[1], x[2], {.padding = {0, 3}}); }},
-      {"conv2d_7x1", [](const In& x, Extras&) { return conv2d(x[0], x[1], {}, {.padding = {3, 0}}); }},
+      {"conv2d_1x7",
+       [](const In& x, Extras&) {
+         return conv2d(x[0], x[1], x[2], {.padding = {0, 3}});
+       }},
+      {"conv2d_7x1",
+       [](const In& x, Extras&) {
+         return conv2d(x[0], x[1], {}, {.padding = {3, 0}});
+       }},
       {"conv2d_pointwise", [](const In& x, Extras&) { return conv2d(x[0], x[1], x[2]); }},
       {"conv2d_depthwise_stride2",
-       [](const In& x, Extras&) { return conv2d(x[0], x[1], {}, {.stride = 2, .padding = 1, .groups = 4}); }},
+       [](const In& x, Extras&) {
+         return conv2d(x[0], x[1], {}, {.stride = 2, .padding = 1, .groups = 4});
+       }},
       {"conv2d_5x5_one_channel",
        [](const In& x, Extras&) { return conv2d(x[0], x[1], x[2], {.padding = 2}); }},
       {"conv_transpose2d_s2_p1_op1_bias",
        [](const In& x, Extras&) {
-         return conv_transpose2d(x[0], x[1], x[2], {.stride = 2, .padding = 1, .output_padding = 1});
+         return conv_transpose2d(x[0], x[1], x[2],
+                                 {.stride = 2, .padding = 1, .output_padding = 1});
        }},
       {"conv_transpose2d_groups_dilation",
        [](const In& x, Extras&) {
-         return conv_transpose2d(x[0], x[1], {},
-                                 {.stride = {1, 2}, .padding = {0, 1}, .dilation = {1, 2}, .groups = 2});
+         return conv_transpose2d(
+             x[0], x[1], {},
+             {.stride = {1, 2}, .padding = {0, 1}, .dilation = {1, 2}, .groups = 2});
        }},
       {"max_pool2d_2x2", [](const In& x, Extras& e) { return max_pool(x[0], {.kernel = 2}, e); }},
       {"max_pool2d_3x3_s2_p1_ceil",
@@ -72,7 +84,9 @@ const std::map<std::string, CaseFn>& reference_cases() {
          return max_pool(x[0], {.kernel = 3, .stride = 2, .padding = 1, .ceil_mode = true}, e);
        }},
       {"max_pool2d_3x3_s1_p1",
-       [](const In& x, Extras& e) { return max_pool(x[0], {.kernel = 3, .stride = 1, .padding = 1}, e); }},
+       [](const In& x, Extras& e) {
+         return max_pool(x[0], {.kernel = 3, .stride = 1, .padding = 1}, e);
+       }},
       {"max_pool2d_dilation",
        [](const In& x, Extras& e) {
          return max_pool(x[0], {.kernel = {2, 3}, .stride = {1, 2}, .dilation = 2}, e);
@@ -80,7 +94,8 @@ const std::map<std::string, CaseFn>& reference_cases() {
       {"avg_pool2d_2x2", [](const In& x, Extras&) { return avg_pool2d(x[0], {.kernel = 2}); }},
       {"avg_pool2d_3x3_s1_p1_exclude_pad",
        [](const In& x, Extras&) {
-         return avg_pool2d(x[0], {.kernel = 3, .stride = 1, .padding = 1, .count_include_pad = false});
+         return avg_pool2d(x[0],
+                           {.kernel = 3, .stride = 1, .padding = 1, .count_include_pad = false});
        }},
       {"avg_pool2d_3x3_s2_p1_ceil_include_pad",
        [](const In& x, Extras&) {
@@ -88,21 +103,39 @@ const std::map<std::string, CaseFn>& reference_cases() {
        }},
       {"avg_pool2d_3x3_s2_p1_ceil_exclude_pad",
        [](const In& x, Extras&) {
-         return avg_pool2d(x[0], {.kernel = 3, .stride = 2, .padding = 1, .ceil_mode = true,
+         return avg_pool2d(x[0], {.kernel = 3,
+                                  .stride = 2,
+                                  .padding = 1,
+                                  .ceil_mode = true,
                                   .count_include_pad = false});
        }},
-      {"adaptive_avg_pool2d_7x5_to_3x2", [](const In& x, Extras&) { return adaptive_avg_pool2d(x[0], {3, 2}); }},
-      {"adaptive_avg_pool2d_global", [](const In& x, Extras&) { return adaptive_avg_pool2d(x[0], 1); }},
+      {"adaptive_avg_pool2d_7x5_to_3x2",
+       [](const In& x, Extras&) {
+         return adaptive_avg_pool2d(x[0], {3, 2});
+       }},
+      {"adaptive_avg_pool2d_global",
+       [](const In& x, Extras&) { return adaptive_avg_pool2d(x[0], 1); }},
       {"upsample_nearest2d_x2", [](const In& x, Extras&) { return upsample_nearest2d(x[0], 2); }},
-      {"upsample_nearest2d_2x3", [](const In& x, Extras&) { return upsample_nearest2d(x[0], {2, 3}); }},
+      {"upsample_nearest2d_2x3",
+       [](const In& x, Extras&) {
+         return upsample_nearest2d(x[0], {2, 3});
+       }},
       {"upsample_bilinear2d_up_half_pixel",
-       [](const In& x, Extras&) { return upsample_bilinear2d(x[0], {9, 7}, false); }},
+       [](const In& x, Extras&) {
+         return upsample_bilinear2d(x[0], {9, 7}, false);
+       }},
       {"upsample_bilinear2d_up_align_corners",
-       [](const In& x, Extras&) { return upsample_bilinear2d(x[0], {8, 11}, true); }},
+       [](const In& x, Extras&) {
+         return upsample_bilinear2d(x[0], {8, 11}, true);
+       }},
       {"upsample_bilinear2d_down_half_pixel",
-       [](const In& x, Extras&) { return upsample_bilinear2d(x[0], {4, 4}, false); }},
+       [](const In& x, Extras&) {
+         return upsample_bilinear2d(x[0], {4, 4}, false);
+       }},
       {"upsample_bilinear2d_12_to_37",
-       [](const In& x, Extras&) { return upsample_bilinear2d(x[0], {37, 37}, false); }},
+       [](const In& x, Extras&) {
+         return upsample_bilinear2d(x[0], {37, 37}, false);
+       }},
       {"batch_norm_train",
        [](const In& x, Extras& e) {
          Tensor running_mean = clone(x[3]), running_var = clone(x[4]);
@@ -112,10 +145,16 @@ const std::map<std::string, CaseFn>& reference_cases() {
          return out;
        }},
       {"batch_norm_eval",
-       [](const In& x, Extras&) { return batch_norm(x[0], x[1], x[2], x[3], x[4], false, 0.1, 1e-3); }},
-      {"batch_norm_train_1d", [](const In& x, Extras&) { return batch_norm(x[0], {}, {}, {}, {}, true); }},
+       [](const In& x, Extras&) {
+         return batch_norm(x[0], x[1], x[2], x[3], x[4], false, 0.1, 1e-3);
+       }},
+      {"batch_norm_train_1d",
+       [](const In& x, Extras&) { return batch_norm(x[0], {}, {}, {}, {}, true); }},
       {"group_norm", [](const In& x, Extras&) { return group_norm(x[0], 3, x[1], x[2]); }},
-      {"layer_norm", [](const In& x, Extras&) { return layer_norm(x[0], {4, 5}, x[1], x[2]); }},
+      {"layer_norm",
+       [](const In& x, Extras&) {
+         return layer_norm(x[0], {4, 5}, x[1], x[2]);
+       }},
   };
   return cases;
 }
@@ -129,10 +168,18 @@ const safetensors::File& fixture() {
 Tensor to_tensor(const safetensors::RawTensor& raw) {
   DType dtype = DType::Float64;
   switch (raw.dtype) {
-    case safetensors::DTypeCode::F32: dtype = DType::Float32; break;
-    case safetensors::DTypeCode::F64: dtype = DType::Float64; break;
-    case safetensors::DTypeCode::I64: dtype = DType::Int64; break;
-    case safetensors::DTypeCode::U8: dtype = DType::UInt8; break;
+    case safetensors::DTypeCode::F32:
+      dtype = DType::Float32;
+      break;
+    case safetensors::DTypeCode::F64:
+      dtype = DType::Float64;
+      break;
+    case safetensors::DTypeCode::I64:
+      dtype = DType::Int64;
+      break;
+    case safetensors::DTypeCode::U8:
+      dtype = DType::UInt8;
+      break;
   }
   Tensor t = Tensor::empty(raw.shape, dtype);
   if (!raw.bytes.empty()) std::memcpy(t.raw_data(), raw.bytes.data(), raw.bytes.size());
@@ -230,7 +277,9 @@ std::vector<std::string> case_names() {
 }
 
 INSTANTIATE_TEST_SUITE_P(PyTorch, NnReferenceCase, ::testing::ValuesIn(case_names()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace kite

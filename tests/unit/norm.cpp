@@ -49,7 +49,8 @@ void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
   } catch (const Error& e) {
     const std::string message = e.what();
     for (const std::string& f : fragments)
-      EXPECT_NE(message.find(f), std::string::npos) << "message '" << message << "' lacks '" << f << "'";
+      EXPECT_NE(message.find(f), std::string::npos)
+          << "message '" << message << "' lacks '" << f << "'";
   }
 }
 
@@ -57,8 +58,8 @@ TEST(BatchNorm, TrainingUsesBatchStatisticsAndUpdatesRunningOnes) {
   for (DType dt : kDtypes) {
     const double eps = 1e-5, invstd = 1.0 / std::sqrt(1.25 + eps);  // mean 2.5, variance 1.25
     const Tensor running_mean = make({0}, {1}, dt), running_var = make({1}, {1}, dt);
-    const Tensor out = batch_norm(make({1, 2, 3, 4}, {4, 1}, dt), make({2}, {1}, dt), make({1}, {1}, dt),
-                                  running_mean, running_var, true, 0.1, eps);
+    const Tensor out = batch_norm(make({1, 2, 3, 4}, {4, 1}, dt), make({2}, {1}, dt),
+                                  make({1}, {1}, dt), running_mean, running_var, true, 0.1, eps);
     std::vector<double> expected;
     for (double x : {1, 2, 3, 4}) expected.push_back((x - 2.5) * invstd * 2 + 1);
     expect_values(out, expected, "output");
@@ -80,8 +81,9 @@ TEST(BatchNorm, StatisticsSpanBatchAndSpace) {
 TEST(BatchNorm, EvaluationUsesRunningStatisticsAndLeavesThem) {
   for (DType dt : kDtypes) {
     const Tensor running_mean = make({1, 2}, {2}, dt), running_var = make({4, 0.25}, {2}, dt);
-    const Tensor out = batch_norm(make({1, 2, 3, 4}, {2, 2}, dt), make({1, 2}, {2}, dt), make({0, 1}, {2}, dt),
-                                  running_mean, running_var, false, 0.1, 0.0);
+    const Tensor out =
+        batch_norm(make({1, 2, 3, 4}, {2, 2}, dt), make({1, 2}, {2}, dt), make({0, 1}, {2}, dt),
+                   running_mean, running_var, false, 0.1, 0.0);
     expect_values(out, {0, 1, 1, 9}, "output");
     expect_values(running_mean, {1, 2}, "running mean untouched");
     expect_values(running_var, {4, 0.25}, "running variance untouched");
@@ -139,24 +141,47 @@ TEST(Norm, StridedInputsGiveTheSameResult) {
   const Tensor x = permute(randn({2, 4, 3, 5}, DType::Float64, Device::cpu(), &gen), {0, 2, 1, 3});
   ASSERT_FALSE(x.is_contiguous());
   const Tensor xc = contiguous(x);
-  EXPECT_LT(max_abs_difference(batch_norm(x, {}, {}, {}, {}, true), batch_norm(xc, {}, {}, {}, {}, true)), 1e-15);
+  EXPECT_LT(
+      max_abs_difference(batch_norm(x, {}, {}, {}, {}, true), batch_norm(xc, {}, {}, {}, {}, true)),
+      1e-15);
   EXPECT_LT(max_abs_difference(group_norm(x, 3), group_norm(xc, 3)), 1e-15);
   EXPECT_LT(max_abs_difference(layer_norm(x, {4, 5}), layer_norm(xc, {4, 5})), 1e-15);
 }
 
 TEST(Norm, Errors) {
-  expect_error([] { batch_norm(zeros({1, 3}), {}, {}, {}, {}, true); },
-               {"batch_norm", "more than 1 value per channel", "[1, 3]"});
-  expect_error([] { batch_norm(zeros({4, 3}), {}, {}, {}, {}, false); },
-               {"batch_norm", "running_mean and running_var"});
-  expect_error([] { batch_norm(zeros({4, 3}), zeros({4}), {}, {}, {}, true); },
-               {"batch_norm", "weight", "[3]"});
-  expect_error([] { batch_norm(zeros({4}), {}, {}, {}, {}, true); }, {"batch_norm", "at least 2 axes"});
-  expect_error([] { batch_norm(zeros({4, 3}), zeros({3}, DType::Float64), {}, {}, {}, true); },
-               {"batch_norm", "weight", "float64"});
+  expect_error(
+      [] {
+        batch_norm(zeros({1, 3}), {}, {}, {}, {}, true);
+      },
+      {"batch_norm", "more than 1 value per channel", "[1, 3]"});
+  expect_error(
+      [] {
+        batch_norm(zeros({4, 3}), {}, {}, {}, {}, false);
+      },
+      {"batch_norm", "running_mean and running_var"});
+  expect_error(
+      [] {
+        batch_norm(zeros({4, 3}), zeros({4}), {}, {}, {}, true);
+      },
+      {"batch_norm", "weight", "[3]"});
+  expect_error([] { batch_norm(zeros({4}), {}, {}, {}, {}, true); },
+               {"batch_norm", "at least 2 axes"});
+  expect_error(
+      [] {
+        batch_norm(zeros({4, 3}), zeros({3}, DType::Float64), {}, {}, {}, true);
+      },
+      {"batch_norm", "weight", "float64"});
   expect_error([] { group_norm(zeros({2, 4, 3}), 3); }, {"group_norm", "groups = 3", "4 channels"});
-  expect_error([] { layer_norm(zeros({2, 4}), {3}); }, {"layer_norm", "normalized_shape [3]", "[2, 4]"});
-  expect_error([] { layer_norm(zeros({2, 4}), {4}, zeros({2, 2})); }, {"layer_norm", "weight", "[4]"});
+  expect_error(
+      [] {
+        layer_norm(zeros({2, 4}), {3});
+      },
+      {"layer_norm", "normalized_shape [3]", "[2, 4]"});
+  expect_error(
+      [] {
+        layer_norm(zeros({2, 4}), {4}, zeros({2, 2}));
+      },
+      {"layer_norm", "weight", "[4]"});
 }
 
 }  // namespace

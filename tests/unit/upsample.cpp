@@ -48,7 +48,8 @@ void expect_error(Fn&& fn, const std::vector<std::string>& fragments) {
   } catch (const Error& e) {
     const std::string message = e.what();
     for (const std::string& f : fragments)
-      EXPECT_NE(message.find(f), std::string::npos) << "message '" << message << "' lacks '" << f << "'";
+      EXPECT_NE(message.find(f), std::string::npos)
+          << "message '" << message << "' lacks '" << f << "'";
   }
 }
 
@@ -87,7 +88,8 @@ TEST(UpsampleBilinear2d, HalfPixelCentres) {
     std::vector<double> expected;
     for (double r : c)
       for (double q : c) expected.push_back(1 + q + 2 * r);
-    expect_values(upsample_bilinear2d(make({1, 2, 3, 4}, {1, 1, 2, 2}, dt), {4, 4}, false), expected, "2x2 -> 4x4");
+    expect_values(upsample_bilinear2d(make({1, 2, 3, 4}, {1, 1, 2, 2}, dt), {4, 4}, false),
+                  expected, "2x2 -> 4x4");
   }
 }
 
@@ -95,7 +97,8 @@ TEST(UpsampleBilinear2d, SameSizeIsTheIdentity) {
   Generator gen(1);
   const Tensor x = randn({2, 3, 5, 4}, DType::Float64, Device::cpu(), &gen);
   for (bool align : {false, true})
-    EXPECT_EQ(to_double_vector(upsample_bilinear2d(x, {5, 4}, align)), to_double_vector(x)) << align;
+    EXPECT_EQ(to_double_vector(upsample_bilinear2d(x, {5, 4}, align)), to_double_vector(x))
+        << align;
 }
 
 TEST(UpsampleBilinear2d, BackwardIsTheAdjoint) {
@@ -104,7 +107,8 @@ TEST(UpsampleBilinear2d, BackwardIsTheAdjoint) {
     const Tensor x = randn({2, 2, 5, 7}, DType::Float64, Device::cpu(), &gen);
     const Tensor y = upsample_bilinear2d(x, {9, 4}, align);
     const Tensor g = randn(y.shape(), DType::Float64, Device::cpu(), &gen);
-    EXPECT_NEAR(inner(y, g), inner(x, upsample_bilinear2d_backward(g, x.shape(), align)), 1e-12) << align;
+    EXPECT_NEAR(inner(y, g), inner(x, upsample_bilinear2d_backward(g, x.shape(), align)), 1e-12)
+        << align;
   }
 }
 
@@ -115,7 +119,8 @@ TEST(UpsampleMath, LinearTapsStayInsideAndSumToOne) {
         const double scale = math::linear_scale<double>(in, out, align);
         for (int64_t o = 0; o < out; ++o) {
           const math::LinearTaps<double> t = math::linear_taps(o, in, scale, align);
-          EXPECT_TRUE(t.i0 >= 0 && t.i0 < in && t.i1 >= t.i0 && t.i1 < in) << in << "->" << out << " o " << o;
+          EXPECT_TRUE(t.i0 >= 0 && t.i0 < in && t.i1 >= t.i0 && t.i1 < in)
+              << in << "->" << out << " o " << o;
           EXPECT_NEAR(t.w0 + t.w1, 1.0, 1e-15);
           EXPECT_GE(t.w1, 0.0);
         }
@@ -127,7 +132,8 @@ TEST(Upsample, StridedInputsGiveTheSameResult) {
   Generator gen(3);
   const Tensor x = permute(randn({1, 4, 2, 3}, DType::Float64, Device::cpu(), &gen), {0, 2, 1, 3});
   ASSERT_FALSE(x.is_contiguous());
-  EXPECT_EQ(to_double_vector(upsample_nearest2d(x, 2)), to_double_vector(upsample_nearest2d(contiguous(x), 2)));
+  EXPECT_EQ(to_double_vector(upsample_nearest2d(x, 2)),
+            to_double_vector(upsample_nearest2d(contiguous(x), 2)));
   EXPECT_EQ(to_double_vector(upsample_bilinear2d(x, {7, 5})),
             to_double_vector(upsample_bilinear2d(contiguous(x), {7, 5})));
 }
@@ -135,11 +141,26 @@ TEST(Upsample, StridedInputsGiveTheSameResult) {
 TEST(Upsample, Errors) {
   const Tensor x = zeros({1, 2, 3, 3});
   expect_error([&] { upsample_nearest2d(x, {0, 2}); }, {"upsample_nearest2d", "scale", "0x2"});
-  expect_error([&] { upsample_bilinear2d(x, {4, 0}); }, {"upsample_bilinear2d", "output size must be positive", "4x0"});
-  expect_error([&] { upsample_bilinear2d(zeros({2, 3, 3}), {4, 4}); }, {"upsample_bilinear2d", "4-D input"});
-  expect_error([&] { upsample_bilinear2d(zeros({1, 1, 0, 3}), {4, 4}); }, {"upsample_bilinear2d", "empty plane"});
-  expect_error([&] { upsample_bilinear2d_backward(zeros({1, 3, 4, 4}), {1, 2, 3, 3}); },
-               {"upsample_bilinear2d_backward", "N and C must agree"});
+  expect_error(
+      [&] {
+        upsample_bilinear2d(x, {4, 0});
+      },
+      {"upsample_bilinear2d", "output size must be positive", "4x0"});
+  expect_error(
+      [&] {
+        upsample_bilinear2d(zeros({2, 3, 3}), {4, 4});
+      },
+      {"upsample_bilinear2d", "4-D input"});
+  expect_error(
+      [&] {
+        upsample_bilinear2d(zeros({1, 1, 0, 3}), {4, 4});
+      },
+      {"upsample_bilinear2d", "empty plane"});
+  expect_error(
+      [&] {
+        upsample_bilinear2d_backward(zeros({1, 3, 4, 4}), {1, 2, 3, 3});
+      },
+      {"upsample_bilinear2d_backward", "N and C must agree"});
 }
 
 }  // namespace
