@@ -13,9 +13,9 @@
 namespace kite::cuda {
 
 struct AllocatorStats {
-  size_t current_bytes = 0;     // in blocks handed out to tensors now (rounded sizes)
-  size_t peak_bytes = 0;        // the most current_bytes has been (since the last reset)
-  size_t cached_bytes = 0;      // in free blocks kept for reuse
+  size_t current_bytes = 0;        // in blocks handed out to tensors now (rounded sizes)
+  size_t peak_bytes = 0;           // the most current_bytes has been (since the last reset)
+  size_t cached_bytes = 0;         // in free blocks kept for reuse
   uint64_t cuda_malloc_calls = 0;  // successful cudaMalloc calls (each one a new block)
   uint64_t cuda_free_calls = 0;    // blocks given back to the driver (out of memory, empty_cache)
   uint64_t allocations = 0;        // allocation requests of non-zero size

@@ -26,18 +26,18 @@ int checked_int(int64_t value, const char* what) {
   return static_cast<int>(value);
 }
 
-cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-                         int n, int k, const float* alpha, const float* a, int lda,
-                         long long stride_a, const float* b, int ldb, long long stride_b,
-                         const float* beta, float* c, int ldc, long long stride_c, int batch) {
+cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                         int k, const float* alpha, const float* a, int lda, long long stride_a,
+                         const float* b, int ldb, long long stride_b, const float* beta, float* c,
+                         int ldc, long long stride_c, int batch) {
   return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b,
                                    beta, c, ldc, stride_c, batch);
 }
 
-cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-                         int n, int k, const double* alpha, const double* a, int lda,
-                         long long stride_a, const double* b, int ldb, long long stride_b,
-                         const double* beta, double* c, int ldc, long long stride_c, int batch) {
+cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                         int k, const double* alpha, const double* a, int lda, long long stride_a,
+                         const double* b, int ldb, long long stride_b, const double* beta,
+                         double* c, int ldc, long long stride_c, int batch) {
   return cublasDgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b,
                                    beta, c, ldc, stride_c, batch);
 }
@@ -68,8 +68,8 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
   KITE_CHECK(k > 0, "gemm: empty reduction (K = 0) must be handled by the caller");
   cublasHandle_t handle = cublas_handle();
   if constexpr (std::is_same_v<T, float>)
-    CUBLAS_CHECK(cublasSetMathMode(handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                        : CUBLAS_DEFAULT_MATH));
+    CUBLAS_CHECK(
+        cublasSetMathMode(handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   // Column-major C^T (n x m) = op(B)^T (n x k) * op(A)^T (k x m): see blas.h.
   const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -88,8 +88,7 @@ template void gemm_strided_batched<float>(bool, bool, int64_t, int64_t, int64_t,
                                           const float*, int64_t, int64_t, const float*, int64_t,
                                           int64_t, float, float*, int64_t, int64_t, int64_t);
 template void gemm_strided_batched<double>(bool, bool, int64_t, int64_t, int64_t, double,
-                                           const double*, int64_t, int64_t, const double*,
-                                           int64_t, int64_t, double, double*, int64_t, int64_t,
-                                           int64_t);
+                                           const double*, int64_t, int64_t, const double*, int64_t,
+                                           int64_t, double, double*, int64_t, int64_t, int64_t);
 
 }  // namespace kite::cuda

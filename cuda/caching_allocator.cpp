@@ -74,11 +74,10 @@ void* CachingAllocator::allocate(size_t nbytes, int device) {
       size_t free_bytes = 0, total_bytes = 0;
       cudaMemGetInfo(&free_bytes, &total_bytes);
       cudaGetLastError();
-      KITE_FAIL("cuda: out of memory allocating " << nbytes << " bytes (" << mib(size)
-                                                  << " rounded) on cuda:" << device << ": "
-                                                  << mib(stats.current_bytes)
-                                                  << " in use by tensors, " << mib(free_bytes)
-                                                  << " free of " << mib(total_bytes));
+      KITE_FAIL("cuda: out of memory allocating "
+                << nbytes << " bytes (" << mib(size) << " rounded) on cuda:" << device << ": "
+                << mib(stats.current_bytes) << " in use by tensors, " << mib(free_bytes)
+                << " free of " << mib(total_bytes));
     }
     CUDA_CHECK(status);
     ++stats.cuda_malloc_calls;

@@ -16,9 +16,9 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <set>
-#include <functional>
 #include <unordered_map>
 #include <vector>
 

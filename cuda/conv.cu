@@ -101,8 +101,8 @@ __global__ void col2im_kernel(const T* col, const T* bias, ConvGeometry g, int64
 
 // out[n, c, p] = bias[c] for the `count` images from n0 (channels planes of `plane` each).
 template <class T>
-__global__ void fill_bias_planes_kernel(const T* bias, int64_t n0, int64_t count,
-                                        int64_t channels, int64_t plane, T* out) {
+__global__ void fill_bias_planes_kernel(const T* bias, int64_t n0, int64_t count, int64_t channels,
+                                        int64_t plane, T* out) {
   const int64_t total = count * channels * plane;
   for (int64_t idx = first_index(); idx < total; idx += grid_stride())
     out[n0 * channels * plane + idx] = bias[(idx / plane) % channels];
@@ -137,7 +137,8 @@ void conv2d_typed(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const bool pointwise = g.is_pointwise();
   const int64_t chunk = chunk_images(g.batch, pointwise ? 0 : g.groups * k * p);
   Tensor workspace;
-  if (!pointwise) workspace = Tensor::empty({chunk * g.groups * k * p}, input.dtype(), input.device());
+  if (!pointwise)
+    workspace = Tensor::empty({chunk * g.groups * k * p}, input.dtype(), input.device());
   T* col = pointwise ? nullptr : workspace.data_ptr<T>();
   const T beta = b ? T(1) : T(0);
 
@@ -157,8 +158,8 @@ void conv2d_typed(const Tensor& input, const Tensor& weight, const Tensor& bias,
       continue;
     }
     if (!pointwise) {
-      im2col_kernel<<<grid_for(count * g.groups * k * p), kBlockSize, 0, stream>>>(x, g, n0,
-                                                                                  count, col);
+      im2col_kernel<<<grid_for(count * g.groups * k * p), kBlockSize, 0, stream>>>(x, g, n0, count,
+                                                                                   col);
       KITE_CUDA_CHECK_LAUNCH();
     }
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -186,7 +187,8 @@ void conv_transpose2d_typed(const Tensor& input, const Tensor& weight, const Ten
   const bool pointwise = g.is_pointwise();
   const int64_t chunk = chunk_images(g.batch, pointwise ? 0 : g.groups * k * p);
   Tensor workspace;
-  if (!pointwise) workspace = Tensor::empty({chunk * g.groups * k * p}, input.dtype(), input.device());
+  if (!pointwise)
+    workspace = Tensor::empty({chunk * g.groups * k * p}, input.dtype(), input.device());
   T* col = pointwise ? nullptr : workspace.data_ptr<T>();
 
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
@@ -242,8 +244,8 @@ void weight_grad_typed(const Tensor& input, const Tensor& grad_output, const Con
   }
   // Workspace per image: its columns (groups * K * P) and its gradient (out_channels * P).
   const int64_t chunk = chunk_images(g.batch, (g.groups * k + g.out_channels) * p);
-  Tensor workspace = Tensor::empty({chunk * (g.groups * k + g.out_channels) * p}, input.dtype(),
-                                   input.device());
+  Tensor workspace =
+      Tensor::empty({chunk * (g.groups * k + g.out_channels) * p}, input.dtype(), input.device());
   T* col = workspace.data_ptr<T>();
   T* dyp = col + chunk * g.groups * k * p;
 

@@ -37,9 +37,9 @@ int current_device() {
 
 void set_device(int index) {
   const int count = device_count();
-  KITE_CHECK(index >= 0 && index < count,
-             "cuda: device cuda:" << index << " does not exist (" << count
-                                  << " CUDA device(s) visible)");
+  KITE_CHECK(index >= 0 && index < count, "cuda: device cuda:" << index << " does not exist ("
+                                                               << count
+                                                               << " CUDA device(s) visible)");
   CUDA_CHECK(cudaSetDevice(index));
 }
 
@@ -64,8 +64,8 @@ std::string describe_device(int index) {
   std::ostringstream out;
   char gib[32];
   std::snprintf(gib, sizeof gib, "%.1f", static_cast<double>(info.total_memory) / (1u << 30));
-  out << "cuda:" << index << " " << info.name << " (sm_" << info.compute_major
-      << info.compute_minor << ", " << info.multiprocessors << " SMs, " << gib << " GiB)";
+  out << "cuda:" << index << " " << info.name << " (sm_" << info.compute_major << info.compute_minor
+      << ", " << info.multiprocessors << " SMs, " << gib << " GiB)";
   return out.str();
 }
 

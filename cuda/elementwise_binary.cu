@@ -60,10 +60,10 @@ void where_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, const Te
     using T = decltype(tag);
     visit_dtype(cond.dtype(), "where kernel", [&](auto cond_tag) {
       using C = decltype(cond_tag);
-      launch_elementwise<4>("where kernel",
-                            WhereBody<T, C>{cond.data_ptr<C>(), a.data_ptr<T>(), b.data_ptr<T>(),
-                                            out.data_ptr<T>()},
-                            out.shape(), {&out, &cond, &a, &b});
+      launch_elementwise<4>(
+          "where kernel",
+          WhereBody<T, C>{cond.data_ptr<C>(), a.data_ptr<T>(), b.data_ptr<T>(), out.data_ptr<T>()},
+          out.shape(), {&out, &cond, &a, &b});
     });
   });
 }

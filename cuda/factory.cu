@@ -20,9 +20,7 @@ struct CopyBody {
   const S* src;
   D* dst;
   __device__ void contiguous(int64_t i) const { dst[i] = static_cast<D>(src[i]); }
-  __device__ void strided(const int64_t (&at)[2]) const {
-    dst[at[0]] = static_cast<D>(src[at[1]]);
-  }
+  __device__ void strided(const int64_t (&at)[2]) const { dst[at[0]] = static_cast<D>(src[at[1]]); }
 };
 
 }  // namespace

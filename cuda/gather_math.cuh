@@ -1,5 +1,5 @@
-// The backward passes of average pooling and bilinear upsampling written as gathers: the gradient of
-// one input element, summed over the outputs that read it. Host+device (KITE_HD) so that the
+// The backward passes of average pooling and bilinear upsampling written as gathers: the gradient
+// of one input element, summed over the outputs that read it. Host+device (KITE_HD) so that the
 // index math can be checked against the CPU's scatter loops without a GPU.
 //
 // Each function adds the contributions in increasing output order (row-major), and within one
@@ -97,8 +97,8 @@ KITE_HD int64_t first_output_with_tap_at_least(int64_t target, int64_t in, int64
 // The four corner terms of each output in the CPU's order: (i0, i0), (i0, i1), (i1, i0),
 // (i1, i1) as (row, column).
 template <class T>
-KITE_HD T bilinear_input_grad(const T* grad, const math::ResampleGeometry& g, T scale_h,
-                              T scale_w, int64_t ih, int64_t iw) {
+KITE_HD T bilinear_input_grad(const T* grad, const math::ResampleGeometry& g, T scale_h, T scale_w,
+                              int64_t ih, int64_t iw) {
   const bool ac = g.align_corners;
   const int64_t oh0 = first_output_with_tap_at_least<T>(ih - 1, g.in_h, g.out_h, scale_h, ac);
   const int64_t oh1 = first_output_with_tap_at_least<T>(ih + 1, g.in_h, g.out_h, scale_h, ac);

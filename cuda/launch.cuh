@@ -24,7 +24,8 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // (more would only add scheduling overhead to the grid-stride loop).
 inline int grid_for(int64_t n, int block_size = kBlockSize) {
   const int64_t resident = int64_t{multiprocessor_count(current_device())} * (2048 / block_size);
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(ceil_div(n, block_size), resident)));
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(ceil_div(n, block_size), resident)));
 }
 
 __device__ __forceinline__ int64_t first_index() {

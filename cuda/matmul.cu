@@ -58,9 +58,10 @@ bool even_step(const std::vector<int64_t>& offsets, int64_t& step) {
 
 // c[r, j] = bias[j * bias_stride] for rows r < rows.
 template <class T>
-__global__ void fill_bias_rows_kernel(const T* bias, int64_t bias_stride, int64_t rows,
-                                      int64_t n, T* c) {
-  for (int64_t i = first_index(); i < rows * n; i += grid_stride()) c[i] = bias[(i % n) * bias_stride];
+__global__ void fill_bias_rows_kernel(const T* bias, int64_t bias_stride, int64_t rows, int64_t n,
+                                      T* c) {
+  for (int64_t i = first_index(); i < rows * n; i += grid_stride())
+    c[i] = bias[(i % n) * bias_stride];
 }
 
 template <class T>

@@ -104,8 +104,8 @@ double sum_of_squares_kernel(const Tensor& x) {
   sum_partials_kernel<<<1, kBlockSize, 0, stream>>>(partial, blocks, partial + blocks);
   KITE_CUDA_CHECK_LAUNCH();
   double total = 0.0;
-  CUDA_CHECK(cudaMemcpyAsync(&total, partial + blocks, sizeof(double), cudaMemcpyDeviceToHost,
-                             stream));
+  CUDA_CHECK(
+      cudaMemcpyAsync(&total, partial + blocks, sizeof(double), cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
   return total;
 }
@@ -117,7 +117,7 @@ void scale_kernel(const Tensor& x, double factor) {
   visit_floating(x.dtype(), "clip_grad_norm_", [&](auto tag) {
     using T = decltype(tag);
     scale_kernel_impl<<<grid_for(n), kBlockSize, 0, current_stream()>>>(x.data_ptr<T>(), n,
-                                                                         static_cast<T>(factor));
+                                                                        static_cast<T>(factor));
     KITE_CUDA_CHECK_LAUNCH();
   });
 }

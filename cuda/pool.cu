@@ -117,13 +117,12 @@ void max_pool2d_backward_kernel(const Tensor& grad_output, const Tensor& indices
   visit_floating(grad_output.dtype(), "max_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
     const cudaStream_t stream = current_stream();
-    zero_kernel<<<grid_for(grad_input.numel()), kBlockSize, 0, stream>>>(
-        grad_input.data_ptr<T>(), grad_input.numel());
+    zero_kernel<<<grid_for(grad_input.numel()), kBlockSize, 0, stream>>>(grad_input.data_ptr<T>(),
+                                                                         grad_input.numel());
     KITE_CUDA_CHECK_LAUNCH();
     if (grad_output.numel() == 0) return;
     max_pool_backward_kernel<<<grid_for(geometry.planes()), kBlockSize, 0, stream>>>(
-        grad_output.data_ptr<T>(), indices.data_ptr<int64_t>(), geometry,
-        grad_input.data_ptr<T>());
+        grad_output.data_ptr<T>(), indices.data_ptr<int64_t>(), geometry, grad_input.data_ptr<T>());
     KITE_CUDA_CHECK_LAUNCH();
   });
 }
@@ -163,8 +162,7 @@ void adaptive_avg_pool2d_kernel(const Tensor& input, const Pool2dGeometry& geome
   });
 }
 
-void adaptive_avg_pool2d_backward_kernel(const Tensor& grad_output,
-                                         const Pool2dGeometry& geometry,
+void adaptive_avg_pool2d_backward_kernel(const Tensor& grad_output, const Pool2dGeometry& geometry,
                                          const Tensor& grad_input) {
   if (grad_input.numel() == 0) return;
   DeviceGuard guard(grad_input.device().index);

@@ -22,18 +22,19 @@
 namespace kite::cuda {
 namespace {
 
-constexpr int64_t kShortRow = 64;             // rows at most this long use the column kernel
-constexpr int64_t kRowPiece = 8192;           // elements per block-sized piece of a row
-constexpr int64_t kManyRows = 1024;           // with this many rows, never cut them
-constexpr int64_t kTargetThreads = 65536;     // column kernel: outputs x pieces to aim for
-constexpr int64_t kMinPieceRows = 32;         // column kernel: rows per piece at least
+constexpr int64_t kShortRow = 64;          // rows at most this long use the column kernel
+constexpr int64_t kRowPiece = 8192;        // elements per block-sized piece of a row
+constexpr int64_t kManyRows = 1024;        // with this many rows, never cut them
+constexpr int64_t kTargetThreads = 65536;  // column kernel: outputs x pieces to aim for
+constexpr int64_t kMinPieceRows = 32;      // column kernel: rows per piece at least
 constexpr int64_t kMaxPieces = 1024;
 
 // The neutral element of each combine for accumulator type A (double or int64).
 template <class A>
 A identity_of(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return A(0);
+    case ReduceOp::Sum:
+      return A(0);
     case ReduceOp::Max:
       return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
                                                   : std::numeric_limits<A>::lowest();
@@ -148,8 +149,8 @@ void reduce_typed(Combine combine, ReduceOp op, const Tensor& x, int64_t outer, 
       src, outer, n, inner, piece_rows, pieces, combine, identity, dst, partial_data);
   KITE_CUDA_CHECK_LAUNCH();
   if (pieces > 1) {
-    combine_pieces_kernel<T, A><<<grid_for(outputs), kBlockSize, 0, stream>>>(
-        partial_data, outputs, pieces, combine, dst);
+    combine_pieces_kernel<T, A>
+        <<<grid_for(outputs), kBlockSize, 0, stream>>>(partial_data, outputs, pieces, combine, dst);
     KITE_CUDA_CHECK_LAUNCH();
   }
 }
@@ -180,10 +181,14 @@ __global__ void arg_reduce_kernel_impl(const T* x, int64_t outer, int64_t n, int
 template <class F>
 void visit_reducible(DType dtype, const char* op, F&& f) {
   switch (dtype) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    case DType::Int64: return f(int64_t{});
-    default: break;
+    case DType::Float32:
+      return f(float{});
+    case DType::Float64:
+      return f(double{});
+    case DType::Int64:
+      return f(int64_t{});
+    default:
+      break;
   }
   KITE_FAIL(op << ": dtype " << dtype_name(dtype) << " is not supported");
 }
@@ -197,15 +202,18 @@ void reduce_kernel(ReduceOp op, const Tensor& x, int64_t outer, int64_t n, int64
   visit_reducible(x.dtype(), "reduce", [&](auto tag) {
     using T = decltype(tag);
     if (n == 0) {  // only sums get here (the op rejects empty max / min)
-      zero_kernel<<<grid_for(outer * inner), kBlockSize, 0, current_stream()>>>(
-          out.data_ptr<T>(), outer * inner);
+      zero_kernel<<<grid_for(outer * inner), kBlockSize, 0, current_stream()>>>(out.data_ptr<T>(),
+                                                                                outer * inner);
       KITE_CUDA_CHECK_LAUNCH();
       return;
     }
     switch (op) {
-      case ReduceOp::Sum: return reduce_typed<T>(math::SumCombine{}, op, x, outer, n, inner, out);
-      case ReduceOp::Max: return reduce_typed<T>(math::MaxCombine{}, op, x, outer, n, inner, out);
-      case ReduceOp::Min: return reduce_typed<T>(math::MinCombine{}, op, x, outer, n, inner, out);
+      case ReduceOp::Sum:
+        return reduce_typed<T>(math::SumCombine{}, op, x, outer, n, inner, out);
+      case ReduceOp::Max:
+        return reduce_typed<T>(math::MaxCombine{}, op, x, outer, n, inner, out);
+      case ReduceOp::Min:
+        return reduce_typed<T>(math::MinCombine{}, op, x, outer, n, inner, out);
     }
   });
 }

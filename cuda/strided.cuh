@@ -30,8 +30,8 @@ struct StridedOffsets {
   __host__ __device__ __forceinline__ void get(int64_t linear, int64_t (&offsets)[N]) const {
 #pragma unroll
     for (int k = 0; k < N; ++k) offsets[k] = 0;
-    // A fixed trip count with an early exit keeps the arrays in registers/constant space
-    // instead of local memory.
+      // A fixed trip count with an early exit keeps the arrays in registers/constant space
+      // instead of local memory.
 #pragma unroll
     for (int d = 0; d < kMaxStridedDims; ++d) {
       if (d == dims) break;

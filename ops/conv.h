@@ -9,7 +9,9 @@
 //                     d/dx = conv_transpose2d(g, G)      d/dg = conv2d(x, G)
 // so gradients of gradients work (spectral normalisation of convolutions and i-ResNet flows
 // need them). On the CPU they run as im2col/col2im plus the engine's GEMM; 1x1, stride-1,
-// unpadded convolutions go straight to GEMM.
+// unpadded convolutions go straight to GEMM, and stride-1 convolutions with one or two
+// output channels per group (a final conv to one image channel, depthwise convs) run as
+// direct loops (see ops/cpu/conv.cpp).
 //
 // Options use designated initializers:
 //   conv2d(x, w, b, {.stride = 2, .padding = 1});

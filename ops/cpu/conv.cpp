@@ -186,8 +186,10 @@ void im2col_band(const T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, T*
         continue;
       }
       zero(dst, dst + (t.rows.begin - oh0) * g.out_w);
-      std::memcpy(dst + t.lo, x + r.channel * g.in_plane() + t.lo + t.shift,
-                  (t.hi - t.lo) * sizeof(T));
+      // An inline loop: the copies are short (a band of a small image); a call costs more.
+      const T* src = x + r.channel * g.in_plane() + t.shift;
+#pragma omp simd
+      for (int64_t q = t.lo; q < t.hi; ++q) dst[q] = src[q];
       zero(dst + (t.rows.end - oh0) * g.out_w, dst + cols);
       zero_wrapped_columns(dst, g, t, oh0);
       continue;

@@ -1,5 +1,6 @@
 // CPU kernels of 2-D convolution (see ops/nn_kernels.h for the contracts): im2col + GEMM
-// forward, GEMM + col2im transposed convolution, im2col + GEMM weight gradient.
+// forward, GEMM + col2im transposed convolution, im2col + GEMM weight gradient; direct loops
+// for stride-1 convolutions with one or two output channels per group.
 //
 // Threads: with at least as many images as threads, each thread takes whole images and
 // runs its GEMMs single-threaded (no synchronisation at all); with fewer images, images go

@@ -15,7 +15,8 @@ void unary_loop(const F& f, const Tensor& x, const Tensor& out) {
   const T* in = x.data_ptr<T>();
   const int64_t n = out.numel();
   if (x.is_contiguous()) {
-    flat_loop(o, n, [&](int64_t i) { return f(in[i]); });
+#pragma omp parallel for simd if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) o[i] = f(in[i]);
     return;
   }
   const auto loop = make_strided_loop<2>(out.shape(), {out.strides(), x.strides()});
@@ -38,17 +39,20 @@ void binary_loop(const F& f, const Tensor& a, const Tensor& b, const Tensor& out
   const T* pb = b.data_ptr<T>();
   const int64_t n = out.numel();
   if (a.is_contiguous() && b.is_contiguous()) {
-    flat_loop(o, n, [&](int64_t i) { return f(pa[i], pb[i]); });
+#pragma omp parallel for simd if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
     return;
   }
   if (a.is_contiguous() && is_broadcast_scalar(b)) {
     const T vb = *pb;
-    flat_loop(o, n, [&](int64_t i) { return f(pa[i], vb); });
+#pragma omp parallel for simd if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], vb);
     return;
   }
   if (is_broadcast_scalar(a) && b.is_contiguous()) {
     const T va = *pa;
-    flat_loop(o, n, [&](int64_t i) { return f(va, pb[i]); });
+#pragma omp parallel for simd if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) o[i] = f(va, pb[i]);
     return;
   }
   const auto loop = make_strided_loop<3>(out.shape(), {out.strides(), a.strides(), b.strides()});
@@ -87,7 +91,8 @@ void where_loop(const Tensor& cond, const Tensor& a, const Tensor& b, const Tens
   const T* pb = b.data_ptr<T>();
   const int64_t n = out.numel();
   if (cond.is_contiguous() && a.is_contiguous() && b.is_contiguous()) {
-    flat_loop(o, n, [&](int64_t i) { return where_value(pc[i], pa[i], pb[i]); });
+#pragma omp parallel for simd if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) o[i] = where_value(pc[i], pa[i], pb[i]);
     return;
   }
   const auto loop =

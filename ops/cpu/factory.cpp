@@ -13,7 +13,8 @@ void fill_loop(const Tensor& dst, T value) {
   T* d = dst.data_ptr<T>();
   const int64_t n = dst.numel();
   if (dst.is_contiguous()) {
-    flat_loop(d, n, [&](int64_t) { return value; });
+#pragma omp parallel for simd if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) d[i] = value;
     return;
   }
   const auto loop = make_strided_loop<1>(dst.shape(), {dst.strides()});
@@ -30,7 +31,8 @@ void copy_loop(const Tensor& src, const Tensor& dst) {
   D* d = dst.data_ptr<D>();
   const int64_t n = dst.numel();
   if (src.is_contiguous() && dst.is_contiguous()) {
-    flat_loop(d, n, [&](int64_t i) { return static_cast<D>(s[i]); });
+#pragma omp parallel for simd if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
     return;
   }
   if (is_broadcast_scalar(src)) {

@@ -11,6 +11,9 @@
 // Thread safety: any number of threads may call gemm at once. It uses OpenMP threads itself
 // (omp_get_max_threads()), unless it is called from inside a parallel region, where it runs
 // on the calling thread alone so that nested calls never oversubscribe the cores.
+// On a machine busy with other processes, libgomp's default waiting policy (threads spin
+// between parallel regions) can stall each multi-threaded call for a whole scheduler period
+// (tens of ms were measured here); OMP_WAIT_POLICY=passive avoids that.
 //
 // How it works (BLIS-style packing, cache blocking, SIMD micro-kernels) is explained in
 // gemm.cpp; the micro-kernels and block sizes are in gemm_kernel*.{h,cpp}.

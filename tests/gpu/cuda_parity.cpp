@@ -125,6 +125,13 @@ void check_parity(const OpCase& op_case, DType dtype, bool strided) {
 
 class CudaParity : public ::testing::TestWithParam<OpCase> {};
 
+}  // namespace
+
+// GoogleTest prints a failing row by its name instead of its bytes (found by ADL).
+void PrintTo(const OpCase& op_case, std::ostream* out) { *out << op_case.name; }
+
+namespace {
+
 // One test per row, with its three variants inside (one process per row under ctest).
 TEST_P(CudaParity, MatchesCpu) {
   KITE_REQUIRE_CUDA();

@@ -57,11 +57,10 @@ TEST(CudaRegistration, EveryStubHasACudaKernel) {
   EXPECT_TRUE(index_select_stub.has(c) && index_add_stub.has(c) && gather_stub.has(c) &&
               scatter_add_stub.has(c));
   EXPECT_TRUE(matmul_stub.has(c) && lu_stub.has(c));
-  EXPECT_TRUE(conv2d_stub.has(c) && conv_transpose2d_stub.has(c) &&
-              conv2d_weight_grad_stub.has(c));
-  EXPECT_TRUE(max_pool2d_stub.has(c) && max_pool2d_backward_stub.has(c) &&
-              avg_pool2d_stub.has(c) && avg_pool2d_backward_stub.has(c) &&
-              adaptive_avg_pool2d_stub.has(c) && adaptive_avg_pool2d_backward_stub.has(c));
+  EXPECT_TRUE(conv2d_stub.has(c) && conv_transpose2d_stub.has(c) && conv2d_weight_grad_stub.has(c));
+  EXPECT_TRUE(max_pool2d_stub.has(c) && max_pool2d_backward_stub.has(c) && avg_pool2d_stub.has(c) &&
+              avg_pool2d_backward_stub.has(c) && adaptive_avg_pool2d_stub.has(c) &&
+              adaptive_avg_pool2d_backward_stub.has(c));
   EXPECT_TRUE(upsample_nearest2d_stub.has(c) && upsample_bilinear2d_stub.has(c) &&
               upsample_bilinear2d_backward_stub.has(c));
   EXPECT_TRUE(norm_moments_stub.has(c) && norm_apply_stub.has(c) &&
@@ -172,7 +171,8 @@ TEST(CudaPhilox, RawWordsMatchCurand) {
       std::vector<uint32_t> ours(n);
       generator.fill(ours.data(), n);
       for (int64_t i = 0; i < n; ++i)
-        ASSERT_EQ(ours[i], reference[i]) << "seed " << seed << " offset " << offset << " word " << i;
+        ASSERT_EQ(ours[i], reference[i])
+            << "seed " << seed << " offset " << offset << " word " << i;
     }
   }
 }
@@ -186,8 +186,9 @@ TEST(CudaBlas, Tf32IsOffByDefault) {
   Tensor a = randn({64, 512}, DType::Float64, Device::cpu(), &g);
   Tensor b = randn({512, 32}, DType::Float64, Device::cpu(), &g);
   const std::vector<double> exact = to_double_vector(matmul(a, b));
-  const std::vector<double> gpu = to_double_vector(
-      matmul(to_device(to_dtype(a, DType::Float32), kCuda), to_device(to_dtype(b, DType::Float32), kCuda)));
+  const std::vector<double> gpu =
+      to_double_vector(matmul(to_device(to_dtype(a, DType::Float32), kCuda),
+                              to_device(to_dtype(b, DType::Float32), kCuda)));
   double worst = 0.0;
   for (size_t i = 0; i < exact.size(); ++i)
     worst = std::max(worst, std::abs(gpu[i] - exact[i]) / (std::abs(exact[i]) + 1.0));
@@ -220,11 +221,12 @@ TEST(CudaCopies, RoundTripEveryDtype) {
 
 TEST(CudaCopies, DtypeConversionOnTheDeviceMatchesTheCpu) {
   KITE_REQUIRE_CUDA();
-  const Tensor base = Tensor::from_vector<double>({-2.75, -1.5, 0.0, 0.25, 1.5, 2.75, 100.5, 7.0},
-                                                  {2, 4});
-  const std::vector<std::pair<DType, DType>> pairs = {
-      {DType::Float64, DType::Float32}, {DType::Float64, DType::Int64},
-      {DType::Float32, DType::Float64}, {DType::Int64, DType::Float32}};
+  const Tensor base =
+      Tensor::from_vector<double>({-2.75, -1.5, 0.0, 0.25, 1.5, 2.75, 100.5, 7.0}, {2, 4});
+  const std::vector<std::pair<DType, DType>> pairs = {{DType::Float64, DType::Float32},
+                                                      {DType::Float64, DType::Int64},
+                                                      {DType::Float32, DType::Float64},
+                                                      {DType::Int64, DType::Float32}};
   for (auto [from, to] : pairs) {
     const Tensor host = to_dtype(base, from);
     EXPECT_EQ(to_double_vector(to_dtype(to_device(host, kCuda), to)),
@@ -278,7 +280,8 @@ TEST(CudaPhilox, FillsMatchTheCpuGenerator) {
         const std::vector<double> g = to_double_vector(randn({n}, dtype, kCuda, &gpu_gen));
         const double tol = dtype == DType::Float32 ? 2e-5 : 1e-13;
         for (int64_t i = 0; i < n; ++i)
-          ASSERT_LE(std::abs(c[i] - g[i]), tol * (1.0 + std::abs(c[i]))) << "randn " << what << " " << i;
+          ASSERT_LE(std::abs(c[i] - g[i]), tol * (1.0 + std::abs(c[i])))
+              << "randn " << what << " " << i;
         EXPECT_EQ(cpu_gen.state(), gpu_gen.state()) << what;
       }
     }

@@ -44,8 +44,12 @@ struct Mlp {
 
 Mlp make_mlp(Device device) {
   Generator g(21);
-  Mlp m{parameter({32, 10}, 0.3, g, device), parameter({32}, 0.1, g, device),
-        parameter({3, 32}, 0.3, g, device), parameter({3}, 0.1, g, device), {}, {}};
+  Mlp m{parameter({32, 10}, 0.3, g, device),
+        parameter({32}, 0.1, g, device),
+        parameter({3, 32}, 0.3, g, device),
+        parameter({3}, 0.1, g, device),
+        {},
+        {}};
   for (const Tensor& p : m.params()) {
     m.exp_avg.push_back(zeros_like(p));
     m.exp_avg_sq.push_back(zeros_like(p));
@@ -107,13 +111,13 @@ ConvNet make_conv_net(Device device) {
 double conv_step(ConvNet& n, const Tensor& x, const Tensor& labels, int step) {
   // The dropout mask comes from a generator seeded per step: the same mask on both devices.
   Generator dropout_generator(1000 + step);
-  Tensor h = conv2d(x, n.c1_w, n.c1_b, {.padding = 1});                       // [8, 6, 8, 8]
+  Tensor h = conv2d(x, n.c1_w, n.c1_b, {.padding = 1});  // [8, 6, 8, 8]
   h = relu(batch_norm(h, n.bn_w, n.bn_b, n.running_mean, n.running_var, true));
-  h = max_pool2d(h, {.kernel = 2});                                           // [8, 6, 4, 4]
-  h = elu(conv2d(h, n.c2_w, n.c2_b, {.stride = 2, .padding = 1}));            // [8, 8, 2, 2]
-  h = upsample_bilinear2d(upsample_nearest2d(h, 2), {6, 6});                  // [8, 8, 6, 6]
-  h = avg_pool2d(h, {.kernel = 3, .stride = 2, .padding = 1});                // [8, 8, 3, 3]
-  h = flatten(adaptive_avg_pool2d(h, 1), 1);                                  // [8, 8]
+  h = max_pool2d(h, {.kernel = 2});                                 // [8, 6, 4, 4]
+  h = elu(conv2d(h, n.c2_w, n.c2_b, {.stride = 2, .padding = 1}));  // [8, 8, 2, 2]
+  h = upsample_bilinear2d(upsample_nearest2d(h, 2), {6, 6});        // [8, 8, 6, 6]
+  h = avg_pool2d(h, {.kernel = 3, .stride = 2, .padding = 1});      // [8, 8, 3, 3]
+  h = flatten(adaptive_avg_pool2d(h, 1), 1);                        // [8, 8]
   h = dropout(h, 0.25, true, &dropout_generator);
   const Tensor loss = cross_entropy(linear(h, n.fc_w, n.fc_b), labels);
   loss.backward();
@@ -123,8 +127,7 @@ double conv_step(ConvNet& n, const Tensor& x, const Tensor& labels, int step) {
   for (const Tensor& p : params) grads.push_back(contiguous(p.grad()));
   clip_grad_norm_(grads, 1.0);
   for (size_t i = 0; i < params.size(); ++i) {
-    sgd_step_(params[i], grads[i], n.momentum[i], SgdParams{.lr = 0.1, .momentum = 0.9},
-              step == 1);
+    sgd_step_(params[i], grads[i], n.momentum[i], SgdParams{.lr = 0.1, .momentum = 0.9}, step == 1);
     params[i].zero_grad();
   }
   return loss.item<double>();
@@ -157,8 +160,7 @@ TEST(CudaTraining, MlpSameLossCurveAsCpu) {
 
 TEST(CudaTraining, ConvNetSameLossCurveAsCpu) {
   KITE_REQUIRE_CUDA();
-  expect_same_curve(train_conv_net(Device::cpu(), kSteps),
-                    train_conv_net(Device::cuda(0), kSteps));
+  expect_same_curve(train_conv_net(Device::cpu(), kSteps), train_conv_net(Device::cuda(0), kSteps));
 }
 
 TEST(CudaTraining, SteadyStateMakesNoCudaMalloc) {

@@ -23,7 +23,7 @@ inline const char* no_cuda_reason() {
 }  // namespace kite::test
 
 // First line of every GPU test.
-#define KITE_REQUIRE_CUDA()                                                                  \
-  do {                                                                                       \
+#define KITE_REQUIRE_CUDA()                                                                     \
+  do {                                                                                          \
     if (!::kite::test::cuda_device_available()) GTEST_SKIP() << ::kite::test::no_cuda_reason(); \
   } while (0)
