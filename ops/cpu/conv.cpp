@@ -274,10 +274,6 @@ void fill_planes(T* out, const T* bias, int64_t channels, int64_t plane) {
 // Below or at this many output channels per group, stride-1 convolutions take these loops.
 constexpr int64_t kDirectMaxOutChannels = 2;
 
-bool use_direct(const ConvGeometry& g) {
-  return g.out_channels_per_group() <= kDirectMaxOutChannels && g.stride_h == 1 && g.stride_w == 1;
-}
-
 // The padded-plane layout of one geometry.
 struct PaddedPlane {
   int64_t width, height;  // Wp, Hp: the input with its padding
@@ -294,6 +290,17 @@ PaddedPlane padded_plane(const ConvGeometry& g) {
   p.span = g.out_h * p.width;
   p.size = p.height * p.width + g.dilation_w * (g.kernel_w - 1);
   return p;
+}
+
+// The direct loops keep one padded input plane and Og wide output planes in the workspace;
+// images too large for that take the GEMM path, which works in bands.
+template <class T>
+bool use_direct(const ConvGeometry& g) {
+  if (g.out_channels_per_group() > kDirectMaxOutChannels || g.stride_h != 1 || g.stride_w != 1)
+    return false;
+  const PaddedPlane p = padded_plane(g);
+  const int64_t bytes = (p.size + g.out_channels_per_group() * p.span) * int64_t{sizeof(T)};
+  return bytes <= static_cast<int64_t>(kConvWorkspaceLimitBytes);
 }
 
 // dst (p.size elements) = the input plane src [in_h, in_w] at offset (pad_top, pad_left) in
@@ -422,7 +429,7 @@ void conv2d_images(const T* x, const T* w, const T* bias, const ConvGeometry& g,
                    const Images& im, T* out) {
   const int64_t cg = g.in_channels_per_group(), og = g.out_channels_per_group();
   const int64_t k = g.col_rows(), p = g.out_plane(), cols = im.count * p;
-  if (use_direct(g)) {
+  if (use_direct<T>(g)) {
     for (int64_t i = 0; i < im.count; ++i)
       for (int64_t grp = 0; grp < g.groups; ++grp)
         direct_forward(x + i * im.in_image + grp * cg * g.in_plane(), w + grp * og * k,
@@ -474,7 +481,7 @@ void conv_transpose2d_images(const T* in, const T* w, const T* bias, const ConvG
                              const Plan& plan, const Images& im, T* out) {
   const int64_t cg = g.in_channels_per_group(), og = g.out_channels_per_group();
   const int64_t k = g.col_rows(), p = g.out_plane(), cols = im.count * p;
-  if (use_direct(g)) {
+  if (use_direct<T>(g)) {
     for (int64_t i = 0; i < im.count; ++i)
       for (int64_t grp = 0; grp < g.groups; ++grp)
         direct_transpose(in + i * im.out_image + grp * og * p, w + grp * og * k,
@@ -524,7 +531,7 @@ void weight_grad_images(const T* x, const T* dy, const ConvGeometry& g, const Pl
                         const Images& im, T beta, T* dw) {
   const int64_t cg = g.in_channels_per_group(), og = g.out_channels_per_group();
   const int64_t k = g.col_rows(), p = g.out_plane(), cols = im.count * p;
-  if (use_direct(g)) {
+  if (use_direct<T>(g)) {
     for (int64_t i = 0; i < im.count; ++i)
       for (int64_t grp = 0; grp < g.groups; ++grp)
         direct_weight_grad(x + i * im.in_image + grp * cg * g.in_plane(),
