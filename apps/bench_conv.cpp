@@ -5,8 +5,9 @@
 // channels (64, 128) (encoder conv5x5 1->64, residual blocks of 3x3 convs and 1x1 "expand"
 // convs at 14x14 and 7x7, decoder blocks at 7x7, 14x14 and 28x28, the final conv5x5 64->1),
 // each with the number of times it occurs in the network; a 3x3 128->128 conv at 64x64
-// (batch 8); and batch norm, average pooling, max pooling and nearest upsampling at
-// autoencoder sizes. The "AE conv stack" row adds count x time over the autoencoder's convs.
+// (batch 8); and batch norm, group norm, layer norm, average pooling, max pooling and
+// nearest upsampling at autoencoder sizes. The "AE conv stack" row adds count x time over the
+// autoencoder's convs.
 //
 // Forward+backward computes the gradients of the weight and (except for the first layer,
 // whose input is data) of the input, from a fixed random incoming gradient. FLOPs count
@@ -51,8 +52,8 @@ using kite::Tensor;
 struct Layer {
   std::string name;
   std::string kind;   // conv2d, batch_norm, avg_pool2d, max_pool2d, upsample_nearest2d
-  kite::Shape input;  // [N, C, H, W]
-  int64_t out_channels = 0, kernel = 1, stride = 1, padding = 0;
+  kite::Shape input;  // [N, C, H, W] ([rows, D] for layer norm)
+  int64_t out_channels = 0, kernel = 1, stride = 1, padding = 0;  // kernel: groups of group norm
   int count = 1;           // occurrences in the autoencoder (0: not part of it)
   bool input_grad = true;  // whether backward computes the input's gradient
 };
@@ -73,6 +74,8 @@ std::vector<Layer> layers(int64_t batch) {
       {"conv3x3 128->128 @64 (batch 8)", "conv2d", {8, 128, 64, 64}, 128, 3, 1, 1, 0},
       {"batch_norm train 128 @14", "batch_norm", {n, 128, 14, 14}, 0, 0, 0, 0, 0},
       {"batch_norm train 64 @28", "batch_norm", {n, 64, 28, 28}, 0, 0, 0, 0, 0},
+      {"group_norm 32 groups 128 @14", "group_norm", {n, 128, 14, 14}, 0, 32, 0, 0, 0},
+      {"layer_norm 256 x 4096 rows", "layer_norm", {4096, 256}, 0, 0, 0, 0, 0},
       {"avg_pool2d 2x2 64 @28", "avg_pool2d", {n, 64, 28, 28}, 0, 2, 2, 0, 0},
       {"max_pool2d 3x3 s2 64 @28", "max_pool2d", {n, 64, 28, 28}, 0, 3, 2, 1, 0},
       {"upsample_nearest2d x2 128 @7", "upsample_nearest2d", {n, 128, 7, 7}, 0, 2, 0, 0, 0},
@@ -96,6 +99,17 @@ std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)> op_of(const L
   if (l.kind == "batch_norm") {
     return [](const Tensor& x, const Tensor& w, const Tensor& b) {
       return kite::batch_norm(x, w, b, {}, {}, true);
+    };
+  }
+  if (l.kind == "group_norm") {
+    const int64_t groups = l.kernel;
+    return [groups](const Tensor& x, const Tensor& w, const Tensor& b) {
+      return kite::group_norm(x, groups, w, b);
+    };
+  }
+  if (l.kind == "layer_norm") {
+    return [](const Tensor& x, const Tensor& w, const Tensor& b) {
+      return kite::layer_norm(x, {x.size(-1)}, w, b);
     };
   }
   if (l.kind == "avg_pool2d") {
@@ -156,9 +170,10 @@ Timing time_layer(const Layer& l, int repeats, bool best) {
     w = kite::randn({l.out_channels, l.input[1], l.kernel, l.kernel}, kite::DType::Float32,
                     kite::Device::cpu(), &gen);
     if (l.out_channels == 1) b = kite::randn({1}, kite::DType::Float32, kite::Device::cpu(), &gen);
-  } else if (l.kind == "batch_norm") {
-    w = kite::randn({l.input[1]}, kite::DType::Float32, kite::Device::cpu(), &gen);
-    b = kite::randn({l.input[1]}, kite::DType::Float32, kite::Device::cpu(), &gen);
+  } else if (l.kind == "batch_norm" || l.kind == "group_norm" || l.kind == "layer_norm") {
+    const int64_t c = l.kind == "layer_norm" ? l.input.back() : l.input[1];
+    w = kite::randn({c}, kite::DType::Float32, kite::Device::cpu(), &gen);
+    b = kite::randn({c}, kite::DType::Float32, kite::Device::cpu(), &gen);
   }
   const auto op = op_of(l);
   Timing t;

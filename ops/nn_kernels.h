@@ -109,9 +109,15 @@ using BatchNormBackwardKernel = void (*)(const Tensor& grad_output, const Tensor
                                          double eps, const Tensor& grad_input,
                                          const Tensor& grad_weight, const Tensor& grad_bias);
 
+// The same for any layout (group norm, layer norm): weight and the parameter gradients have
+// (weight_mod * inner) / weight_div elements, indexed by layout.weight_index. Optional: ops
+// fall back to their backward written as ops on devices without it.
+using NormBackwardKernel = BatchNormBackwardKernel;
+
 extern DispatchStub<NormMomentsKernel> norm_moments_stub;
 extern DispatchStub<NormApplyKernel> norm_apply_stub;
 extern DispatchStub<BatchNormBackwardKernel> batch_norm_backward_stub;
+extern DispatchStub<NormBackwardKernel> norm_backward_stub;
 
 // ---- checks shared by the callers of these kernels (defined in ops/conv.cpp) ----
 

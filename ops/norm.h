@@ -3,8 +3,8 @@
 // The CPU forwards are fused kernels (statistics in one pass, normalise-and-affine in the
 // next). Backward formulas are written with public ops, so gradients of gradients work;
 // when the backward itself is not being recorded (the usual backward without
-// create_graph) batch norm takes a fused kernel instead, which computes the same formula
-// in two passes.
+// create_graph), each op takes a fused kernel instead, which computes the same formula in
+// two passes.
 #pragma once
 
 #include "engine/tensor.h"

@@ -36,6 +36,10 @@ def op_of(layer):
         return lambda x, w, b: F.conv2d(x, w, b, stride=layer["stride"], padding=layer["padding"])
     if kind == "batch_norm":
         return lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)
+    if kind == "group_norm":
+        return lambda x, w, b: F.group_norm(x, layer["kernel"], w, b)
+    if kind == "layer_norm":
+        return lambda x, w, b: F.layer_norm(x, (x.shape[-1],), w, b)
     if kind == "avg_pool2d":
         return lambda x, w, b: F.avg_pool2d(x, layer["kernel"], layer["stride"], layer["padding"])
     if kind == "max_pool2d":
@@ -68,8 +72,9 @@ def time_torch(layer, repeats, best):
         w = torch.randn(layer["out_channels"], c, k, k)
         if layer["bias"]:
             b = torch.randn(layer["out_channels"])
-    elif layer["kind"] == "batch_norm":
-        w, b = torch.randn(c), torch.randn(c)
+    elif layer["kind"] in ("batch_norm", "group_norm", "layer_norm"):
+        d = layer["input"][-1] if layer["kind"] == "layer_norm" else c
+        w, b = torch.randn(d), torch.randn(d)
     op = op_of(layer)
     with torch.no_grad():
         forward = time_ms(lambda: op(x, w, b), repeats, best)

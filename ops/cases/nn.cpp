@@ -296,6 +296,18 @@ void add_norm_cases(std::vector<OpCase>& rows) {
                   },
                   true});
   rows.push_back({"layer_norm",
+                  "layer_norm/bias_only",
+                  {{{3, 2, 2}}, {{2, 2}}},
+                  [](const Inputs& x) {
+                    return layer_norm(x[0], {2, 2}, {}, x[1]);
+                  },
+                  true});
+  rows.push_back({"group_norm",
+                  "group_norm/bias_only",
+                  {{{2, 4, 3}}, {{4}}},
+                  [](const Inputs& x) { return group_norm(x[0], 2, {}, x[1]); },
+                  true});
+  rows.push_back({"layer_norm",
                   "layer_norm/whole_tensor",
                   {{{2, 3}}, {{2, 3}}, {{2, 3}}},
                   [](const Inputs& x) {

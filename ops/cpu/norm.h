@@ -1,5 +1,6 @@
 // CPU kernels of the normalisation layers (see ops/nn_kernels.h for the contracts):
-// per-slice moments, normalise-and-affine, and batch norm's fused backward. Threads take
+// per-slice moments, normalise-and-affine, and the fused backwards (batch norm's, and one for
+// any layout, used by group and layer norm). Threads take
 // whole statistics groups (moments, backward) or whole [outer, group] slices (apply); the
 // arithmetic is ops/math/norm.h.
 #pragma once
@@ -19,5 +20,9 @@ void batch_norm_backward_kernel(const Tensor& grad_output, const Tensor& input, 
                                 const math::NormLayout& layout, double eps,
                                 const Tensor& grad_input, const Tensor& grad_weight,
                                 const Tensor& grad_bias);
+void norm_backward_kernel(const Tensor& grad_output, const Tensor& input, const Tensor& mean,
+                          const Tensor& var, const Tensor& weight, const math::NormLayout& layout,
+                          double eps, const Tensor& grad_input, const Tensor& grad_weight,
+                          const Tensor& grad_bias);
 
 }  // namespace kite::cpu

@@ -30,6 +30,8 @@ struct NormLayout {
   KITE_HD int64_t weight_index(int64_t group, int64_t i) const {
     return ((group % weight_mod) * inner + i) / weight_div;
   }
+  // Elements of the affine weight (and of its gradient).
+  KITE_HD int64_t weight_count() const { return weight_mod * inner / weight_div; }
   // True for batch norm: the affine index is the group itself, constant over a slice.
   KITE_HD bool weight_per_group() const { return weight_mod == groups && weight_div == inner; }
 };
@@ -51,6 +53,9 @@ struct AffineNormalize {
 // Input gradient of batch norm in training mode for one element, given per-channel sums
 // over the M = outer * inner elements of the channel:
 //   dx = weight * invstd * (dy - sum_dy / M - xhat * sum_dy_xhat / M).
+// For group and layer norm, whose weight varies within a group, the same formula holds with
+// weight folded into dy (dxhat = dy * weight, weight_invstd = invstd, and the means taken
+// of dxhat and dxhat * xhat).
 template <class T>
 KITE_HD T batch_norm_input_grad(T dy, T xhat, T weight_invstd, T mean_dy, T mean_dy_xhat) {
   return weight_invstd * (dy - mean_dy - xhat * mean_dy_xhat);

@@ -397,6 +397,12 @@ TEST(Conv2d, WorkspaceStaysWithinItsLimit) {
   conv2d(x, w, {}, {.padding = 1});
   conv2d_weight_grad(x, randn({2, 8, 64, 64}, DType::Float32, Device::cpu(), &gen), w.shape(),
                      {.padding = 1});
+  // One output channel on a plane too large for the direct loops' padded planes: bands.
+  const Tensor big = randn({1, 1, 1100, 1100}, DType::Float32, Device::cpu(), &gen);
+  const Tensor w1 = randn({1, 1, 3, 3}, DType::Float32, Device::cpu(), &gen);
+  const Tensor y = conv2d(big, w1, {}, {.padding = 1});
+  conv_transpose2d(y, w1, {}, {.padding = 1});
+  conv2d_weight_grad(big, y, w1.shape(), {.padding = 1});
   EXPECT_GT(cpu::conv_workspace_peak_bytes(), 0u);
   EXPECT_LE(cpu::conv_workspace_peak_bytes(), cpu::kConvWorkspaceLimitBytes);
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -90,21 +91,46 @@ TEST(BatchNorm, EvaluationUsesRunningStatisticsAndLeavesThem) {
   }
 }
 
-TEST(BatchNorm, FusedBackwardMatchesTheBackwardWrittenAsOps) {
+// Plain backward runs the fused kernels (grad mode is off inside it); autograd::grad with
+// create_graph runs the backward written as ops. Both must agree.
+void expect_fused_backward_matches_ops(
+    const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& op,
+    const Shape& x_shape, const Shape& param_shape, const std::string& what) {
   Generator gen(21);
   for (DType dt : kDtypes) {
-    const Tensor x = randn({8, 3, 4, 5}, dt, Device::cpu(), &gen).set_requires_grad(true);
-    const Tensor w = randn({3}, dt, Device::cpu(), &gen).set_requires_grad(true);
-    const Tensor b = randn({3}, dt, Device::cpu(), &gen).set_requires_grad(true);
-    const Tensor g = randn({8, 3, 4, 5}, dt, Device::cpu(), &gen);
-    batch_norm(x, w, b, {}, {}, true).backward(g);  // grad mode off in backward: fused kernel
-    const std::vector<Tensor> ops =
-        autograd::grad({batch_norm(x, w, b, {}, {}, true)}, {x, w, b}, {g}, true);  // as ops
+    const Tensor x = randn(x_shape, dt, Device::cpu(), &gen).set_requires_grad(true);
+    const Tensor w = randn(param_shape, dt, Device::cpu(), &gen).set_requires_grad(true);
+    const Tensor b = randn(param_shape, dt, Device::cpu(), &gen).set_requires_grad(true);
+    const Tensor g = randn(x_shape, dt, Device::cpu(), &gen);
+    op(x, w, b).backward(g);
+    const std::vector<Tensor> ops = autograd::grad({op(x, w, b)}, {x, w, b}, {g}, true);
     const double tol = dt == DType::Float64 ? 1e-12 : 1e-5;
-    EXPECT_LT(max_abs_difference(x.grad(), ops[0]), tol) << dtype_name(dt);
-    EXPECT_LT(max_abs_difference(w.grad(), ops[1]), tol) << dtype_name(dt);
-    EXPECT_LT(max_abs_difference(b.grad(), ops[2]), tol) << dtype_name(dt);
+    EXPECT_LT(max_abs_difference(x.grad(), ops[0]), tol) << what << " dx " << dtype_name(dt);
+    EXPECT_LT(max_abs_difference(w.grad(), ops[1]), tol) << what << " dw " << dtype_name(dt);
+    EXPECT_LT(max_abs_difference(b.grad(), ops[2]), tol) << what << " db " << dtype_name(dt);
   }
+}
+
+TEST(BatchNorm, FusedBackwardMatchesTheBackwardWrittenAsOps) {
+  expect_fused_backward_matches_ops(
+      [](const Tensor& x, const Tensor& w, const Tensor& b) {
+        return batch_norm(x, w, b, {}, {}, true);
+      },
+      {8, 3, 4, 5}, {3}, "batch_norm");
+}
+
+TEST(GroupNorm, FusedBackwardMatchesTheBackwardWrittenAsOps) {
+  expect_fused_backward_matches_ops(
+      [](const Tensor& x, const Tensor& w, const Tensor& b) { return group_norm(x, 3, w, b); },
+      {4, 6, 3, 5}, {6}, "group_norm");
+}
+
+TEST(LayerNorm, FusedBackwardMatchesTheBackwardWrittenAsOps) {
+  expect_fused_backward_matches_ops(
+      [](const Tensor& x, const Tensor& w, const Tensor& b) {
+        return layer_norm(x, {3, 5}, w, b);
+      },
+      {4, 6, 3, 5}, {3, 5}, "layer_norm");
 }
 
 TEST(BatchNorm, RunningStatisticsCarryNoGradient) {
