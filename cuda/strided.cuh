@@ -27,7 +27,7 @@ struct StridedOffsets {
   int64_t strides[N][kMaxStridedDims] = {};
 
   // offsets[k] = operand k's element offset of the element with row-major index `linear`.
-  __device__ __forceinline__ void get(int64_t linear, int64_t (&offsets)[N]) const {
+  __host__ __device__ __forceinline__ void get(int64_t linear, int64_t (&offsets)[N]) const {
 #pragma unroll
     for (int k = 0; k < N; ++k) offsets[k] = 0;
       // A fixed trip count with an early exit keeps the arrays in registers/constant space
