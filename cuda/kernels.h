@@ -91,6 +91,10 @@ void batch_norm_backward_kernel(const Tensor& grad_output, const Tensor& input, 
                                 const math::NormLayout& layout, double eps,
                                 const Tensor& grad_input, const Tensor& grad_weight,
                                 const Tensor& grad_bias);
+void norm_backward_kernel(const Tensor& grad_output, const Tensor& input, const Tensor& mean,
+                          const Tensor& var, const Tensor& weight, const math::NormLayout& layout,
+                          double eps, const Tensor& grad_input, const Tensor& grad_weight,
+                          const Tensor& grad_bias);
 
 // optim.cu
 void sgd_step_kernel(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,

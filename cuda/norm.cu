@@ -5,7 +5,9 @@
 // Statistics: a block per group. Its threads stride over the group's outer * inner elements
 // (element t of group g is x[(t / inner * groups + g) * inner + t % inner]), sum in the
 // accumulator type (double for float32, as on the CPU), and take the variance around the
-// mean in a second pass, like the CPU kernel. Apply: a thread per element.
+// mean in a second pass, like the CPU kernel. Apply: a thread per element. Backward: a block
+// per channel (batch norm) or statistics group (group / layer norm) for the input gradient,
+// and for group / layer norm a thread per affine parameter for the parameter gradients.
 #include "cuda/block_reduce.cuh"
 #include "cuda/kernels.h"
 #include "engine/dtype.h"
@@ -114,6 +116,76 @@ __global__ void batch_norm_backward_impl(const T* dy, const T* x, const T* mean,
   }
 }
 
+// Group / layer norm backward (any layout), part 1: a block per statistics group sums
+// dxhat = dy * w and dxhat * xhat over the group, then writes dx.
+template <class T>
+__global__ void norm_input_grad_kernel(const T* dy, const T* x, const T* mean, const T* var,
+                                       const T* weight, NormLayout l, T eps, T* dx) {
+  using A = math::accumulator_t<T>;
+  __shared__ A shared_sums[2];
+  const int64_t count = l.group_size();
+  for (int64_t g = blockIdx.x; g < l.groups; g += gridDim.x) {
+    const T m = mean[g], invstd = math::inverse_std(var[g], eps);
+    A a = 0, b = 0;
+    for (int64_t t = threadIdx.x; t < count; t += blockDim.x) {
+      const int64_t at = group_element(l, g, t);
+      const T w = weight ? weight[l.weight_index(g, t % l.inner)] : T(1);
+      const T dxhat = dy[at] * w;
+      a += A(dxhat);
+      b += A(dxhat) * A((x[at] - m) * invstd);
+    }
+    a = block_reduce(a, math::SumCombine{}, A(0));
+    b = block_reduce(b, math::SumCombine{}, A(0));
+    if (threadIdx.x == 0) {
+      shared_sums[0] = a;
+      shared_sums[1] = b;
+    }
+    __syncthreads();
+    const T mean_a = count > 0 ? T(shared_sums[0] / A(count)) : T(0);
+    const T mean_b = count > 0 ? T(shared_sums[1] / A(count)) : T(0);
+    for (int64_t t = threadIdx.x; t < count; t += blockDim.x) {
+      const int64_t at = group_element(l, g, t);
+      const T w = weight ? weight[l.weight_index(g, t % l.inner)] : T(1);
+      const T xhat = (x[at] - m) * invstd;
+      dx[at] = math::batch_norm_input_grad(dy[at] * w, xhat, invstd, mean_a, mean_b);
+    }
+    __syncthreads();  // shared_sums is rewritten by the next group
+  }
+}
+
+// Part 2: a thread per affine parameter p sums dy and dy * xhat over every element whose
+// weight index is p. Those are, for each residue q of the group modulo weight_mod, the
+// positions i in [p * weight_div - q * inner, (p + 1) * weight_div - q * inner) of the
+// groups g = q, q + weight_mod, ... (of every outer slice). For layer norm (weight_mod = 1)
+// that is position p of every row, so neighbouring threads read neighbouring elements.
+template <class T>
+__global__ void norm_param_grad_kernel(const T* dy, const T* x, const T* mean, const T* var,
+                                       NormLayout l, T eps, T* dw, T* db) {
+  using A = math::accumulator_t<T>;
+  const int64_t params = l.weight_count();
+  for (int64_t p = first_index(); p < params; p += grid_stride()) {
+    A sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t q = 0; q < l.weight_mod; ++q) {
+      int64_t lo = p * l.weight_div - q * l.inner, hi = lo + l.weight_div;
+      lo = lo > 0 ? lo : 0;
+      hi = hi < l.inner ? hi : l.inner;
+      if (lo >= hi) continue;
+      for (int64_t g = q; g < l.groups; g += l.weight_mod) {
+        const T m = mean[g], invstd = math::inverse_std(var[g], eps);
+        for (int64_t o = 0; o < l.outer; ++o) {
+          const int64_t base = (o * l.groups + g) * l.inner;
+          for (int64_t i = lo; i < hi; ++i) {
+            sum_dy += A(dy[base + i]);
+            sum_dy_xhat += A(dy[base + i]) * A((x[base + i] - m) * invstd);
+          }
+        }
+      }
+    }
+    if (dw) dw[p] = T(sum_dy_xhat);
+    if (db) db[p] = T(sum_dy);
+  }
+}
+
 template <class T>
 const T* optional_data(const Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
@@ -168,6 +240,30 @@ void batch_norm_backward_kernel(const Tensor& grad_output, const Tensor& input, 
         optional_data<T>(weight), layout, T(eps), optional_output<T>(grad_input),
         optional_output<T>(grad_weight), optional_output<T>(grad_bias));
     KITE_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void norm_backward_kernel(const Tensor& grad_output, const Tensor& input, const Tensor& mean,
+                          const Tensor& var, const Tensor& weight, const NormLayout& layout,
+                          double eps, const Tensor& grad_input, const Tensor& grad_weight,
+                          const Tensor& grad_bias) {
+  DeviceGuard guard(input.device().index);
+  visit_floating(input.dtype(), "norm_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const cudaStream_t stream = current_stream();
+    if (grad_input.defined() && layout.groups > 0) {
+      norm_input_grad_kernel<<<group_blocks(layout.groups), kBlockSize, 0, stream>>>(
+          grad_output.data_ptr<T>(), input.data_ptr<T>(), mean.data_ptr<T>(), var.data_ptr<T>(),
+          optional_data<T>(weight), layout, T(eps), grad_input.data_ptr<T>());
+      KITE_CUDA_CHECK_LAUNCH();
+    }
+    const int64_t params = layout.weight_count();
+    if ((grad_weight.defined() || grad_bias.defined()) && params > 0) {
+      norm_param_grad_kernel<<<grid_for(params), kBlockSize, 0, stream>>>(
+          grad_output.data_ptr<T>(), input.data_ptr<T>(), mean.data_ptr<T>(), var.data_ptr<T>(),
+          layout, T(eps), optional_output<T>(grad_weight), optional_output<T>(grad_bias));
+      KITE_CUDA_CHECK_LAUNCH();
+    }
   });
 }
 

@@ -53,6 +53,7 @@ struct Registrar {
     norm_moments_stub.set(kCuda, norm_moments_kernel);
     norm_apply_stub.set(kCuda, norm_apply_kernel);
     batch_norm_backward_stub.set(kCuda, batch_norm_backward_kernel);
+    norm_backward_stub.set(kCuda, norm_backward_kernel);
 
     sgd_step_stub.set(kCuda, sgd_step_kernel);
     adam_step_stub.set(kCuda, adam_step_kernel);

@@ -64,7 +64,7 @@ TEST(CudaRegistration, EveryStubHasACudaKernel) {
   EXPECT_TRUE(upsample_nearest2d_stub.has(c) && upsample_bilinear2d_stub.has(c) &&
               upsample_bilinear2d_backward_stub.has(c));
   EXPECT_TRUE(norm_moments_stub.has(c) && norm_apply_stub.has(c) &&
-              batch_norm_backward_stub.has(c));
+              batch_norm_backward_stub.has(c) && norm_backward_stub.has(c));
   EXPECT_TRUE(sgd_step_stub.has(c) && adam_step_stub.has(c) && sum_of_squares_stub.has(c) &&
               scale_stub.has(c));
 }
