@@ -1,4 +1,4 @@
-// Storage and the CPU back end (64-byte aligned host memory, so SIMD loads never straddle lines).
+// Storage and the CPU back end (memory from the caching allocator of cpu_allocator.h).
 #include "engine/storage.h"
 
 #include <cstdlib>
@@ -6,6 +6,7 @@
 #include <new>
 
 #include "engine/backend.h"
+#include "engine/cpu_allocator.h"
 #include "engine/error.h"
 
 namespace kite {
@@ -13,13 +14,8 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  void* allocate(size_t nbytes, int) override {
-    size_t rounded = (nbytes + 63) / 64 * 64;
-    void* ptr = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-    KITE_CHECK(ptr != nullptr, "cpu: out of memory allocating " << nbytes << " bytes");
-    return ptr;
-  }
-  void deallocate(void* ptr, int) override { std::free(ptr); }
+  void* allocate(size_t nbytes, int) override { return cpu_allocate(nbytes); }
+  void deallocate(void* ptr, int) override { cpu_deallocate(ptr); }
   void copy(void* dst, Device, const void* src, Device, size_t nbytes) override {
     if (nbytes) std::memcpy(dst, src, nbytes);
   }

@@ -1,0 +1,174 @@
+// The CPU caching allocator (see cpu_allocator.h).
+#include "engine/cpu_allocator.h"
+
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/error.h"
+
+namespace kite {
+namespace {
+
+constexpr size_t kAlignment = 64;
+constexpr size_t kFineLimit = 4096;  // below: multiples of 64 bytes
+constexpr size_t kDefaultLimitMiB = 2048;
+
+size_t limit_from_environment() {
+  const char* text = std::getenv("KITE_CPU_CACHE_MB");
+  if (text == nullptr || *text == '\0') return kDefaultLimitMiB << 20;
+  char* end = nullptr;
+  const unsigned long long mib = std::strtoull(text, &end, 10);
+  if (end == text || *end != '\0') {
+    std::fprintf(stderr, "kite: ignoring KITE_CPU_CACHE_MB='%s' (expected a number of MiB)\n",
+                 text);
+    return kDefaultLimitMiB << 20;
+  }
+  return static_cast<size_t>(mib) << 20;
+}
+
+std::string mib(size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+class CpuAllocator {
+ public:
+  static CpuAllocator& instance() {
+    // Never destroyed: tensors in static objects may be freed after main returns.
+    static CpuAllocator* allocator = new CpuAllocator();
+    return *allocator;
+  }
+
+  void* allocate(size_t nbytes) {
+    const size_t size = cpu_size_class(nbytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++stats_.allocations;
+      auto it = free_blocks_.find(size);
+      if (it != free_blocks_.end() && !it->second.empty()) {
+        void* ptr = it->second.back();
+        it->second.pop_back();
+        stats_.cached_bytes -= size;
+        ++stats_.cache_hits;
+        hand_out(ptr, size);
+        return ptr;
+      }
+    }
+    void* ptr = std::aligned_alloc(kAlignment, size);
+    if (ptr == nullptr) {  // give the cache back and try once more
+      empty_cache();
+      ptr = std::aligned_alloc(kAlignment, size);
+    }
+    KITE_CHECK(ptr != nullptr, "cpu: out of memory allocating " << nbytes << " bytes");
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.system_allocations;
+    hand_out(ptr, size);
+    return ptr;
+  }
+
+  void deallocate(void* ptr) {
+    if (ptr == nullptr) return;
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto it = sizes_.find(ptr);
+    if (it == sizes_.end()) {
+      // Called from Storage's destructor, which must not throw: report and leak.
+      std::fprintf(stderr, "kite cpu allocator: free of unknown pointer %p ignored\n", ptr);
+      return;
+    }
+    const size_t size = it->second;
+    sizes_.erase(it);
+    stats_.current_bytes -= size;
+    if (stats_.cached_bytes + size <= stats_.cache_limit_bytes) {
+      free_blocks_[size].push_back(ptr);
+      stats_.cached_bytes += size;
+      return;
+    }
+    lock.unlock();
+    std::free(ptr);
+  }
+
+  void release_until(size_t limit) {
+    std::vector<void*> released;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto& [size, blocks] : free_blocks_) {
+        while (stats_.cached_bytes > limit && !blocks.empty()) {
+          released.push_back(blocks.back());
+          blocks.pop_back();
+          stats_.cached_bytes -= size;
+        }
+      }
+    }
+    for (void* ptr : released) std::free(ptr);
+  }
+
+  void empty_cache() { release_until(0); }
+
+  void set_limit(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stats_.cache_limit_bytes = bytes;
+    }
+    release_until(bytes);
+  }
+
+  CpuAllocatorStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.peak_bytes = stats_.current_bytes;
+  }
+
+ private:
+  CpuAllocator() { stats_.cache_limit_bytes = limit_from_environment(); }
+
+  // Records a block as in use (mutex held).
+  void hand_out(void* ptr, size_t size) {
+    sizes_.emplace(ptr, size);
+    stats_.current_bytes += size;
+    if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
+  }
+
+  std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks_;  // size class -> free blocks
+  std::unordered_map<void*, size_t> sizes_;                      // block in use -> size class
+  CpuAllocatorStats stats_;
+};
+
+}  // namespace
+
+size_t cpu_size_class(size_t nbytes) {
+  if (nbytes <= kFineLimit) return nbytes == 0 ? kAlignment : (nbytes + 63) / 64 * 64;
+  // Eight classes per power of two: keep the top four bits (1xxx) of the size, round up.
+  const int shift = std::bit_width(nbytes) - 4;
+  const size_t step = size_t{1} << shift;
+  return (nbytes + step - 1) / step * step;
+}
+
+void* cpu_allocate(size_t nbytes) { return CpuAllocator::instance().allocate(nbytes); }
+void cpu_deallocate(void* ptr) { CpuAllocator::instance().deallocate(ptr); }
+CpuAllocatorStats cpu_allocator_stats() { return CpuAllocator::instance().stats(); }
+void cpu_reset_peak_bytes() { CpuAllocator::instance().reset_peak(); }
+void cpu_empty_cache() { CpuAllocator::instance().empty_cache(); }
+void cpu_set_cache_limit(size_t bytes) { CpuAllocator::instance().set_limit(bytes); }
+
+std::string format_cpu_allocator_stats() {
+  const CpuAllocatorStats s = cpu_allocator_stats();
+  std::ostringstream out;
+  out << "cpu allocator: current " << mib(s.current_bytes) << ", peak " << mib(s.peak_bytes)
+      << ", cached " << mib(s.cached_bytes) << ", " << s.allocations << " requests ("
+      << s.cache_hits << " from cache)";
+  return out.str();
+}
+
+}  // namespace kite
