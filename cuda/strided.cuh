@@ -14,6 +14,14 @@
 #include "engine/error.h"
 #include "engine/shape.h"
 
+// `#pragma unroll` for the device pass only: get() is also compiled for the host, where GCC
+// does not know the pragma and -Wall warns about it.
+#if defined(__CUDA_ARCH__)
+#define KITE_DEVICE_UNROLL _Pragma("unroll")
+#else
+#define KITE_DEVICE_UNROLL
+#endif
+
 namespace kite::cuda {
 
 // The most axes a strided operand may keep after simplification.
@@ -28,16 +36,16 @@ struct StridedOffsets {
 
   // offsets[k] = operand k's element offset of the element with row-major index `linear`.
   __host__ __device__ __forceinline__ void get(int64_t linear, int64_t (&offsets)[N]) const {
-#pragma unroll
+KITE_DEVICE_UNROLL
     for (int k = 0; k < N; ++k) offsets[k] = 0;
       // A fixed trip count with an early exit keeps the arrays in registers/constant space
       // instead of local memory.
-#pragma unroll
+KITE_DEVICE_UNROLL
     for (int d = 0; d < kMaxStridedDims; ++d) {
       if (d == dims) break;
       const int64_t index = linear % sizes[d];
       linear /= sizes[d];
-#pragma unroll
+KITE_DEVICE_UNROLL
       for (int k = 0; k < N; ++k) offsets[k] += index * strides[k][d];
     }
   }

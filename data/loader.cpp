@@ -110,7 +110,19 @@ Batch DataLoader::make_batch(const std::vector<int64_t>& indices, int64_t epoch,
     using T = decltype(tag);
     convert(*set_, indices, flips, images.data_ptr<T>());
   });
-  batch.images = to_device(images, options_.device);
+  batch.targets = to_device(images, options_.device);
+  batch.images = batch.targets;
+  if (options_.random_erasing) {
+    // A stream of its own (key differs from the flips'), so turning flips on or off does not
+    // move the rectangles. Erased on the host, before the copy to the device.
+    Generator generator;
+    generator.set_state({options_.seed ^ 0xd1b54a32d192ed03ull,
+                         (static_cast<uint64_t>(epoch) << 40) +
+                             static_cast<uint64_t>(batch_index) * 4096 * 64 +
+                             static_cast<uint64_t>(options_.rank) * (1ull << 36)});
+    const auto boxes = sample_erase_boxes(b, set_->h, set_->w, options_.erasing, generator);
+    batch.images = to_device(erase_boxes(images, boxes, options_.erasing.value), options_.device);
+  }
   if (!set_->labels.empty()) {
     Tensor labels = Tensor::empty({b}, DType::Int64);
     for (int64_t i = 0; i < b; ++i) labels.data_ptr<int64_t>()[i] = set_->labels[indices[i]];

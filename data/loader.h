@@ -5,6 +5,8 @@
 //   is reproducible and independent of thread count, and a resumed run sees the same order.
 // - Shards every epoch's order by (rank, world_size) for data-parallel runs: rank r takes
 //   positions r, r + world, r + 2 world, ... of the shuffled order, so ranks are disjoint.
+// - Optional augmentations, drawn from Philox streams named by (seed, epoch, batch, rank):
+//   horizontal flips and random erasing (which keeps the clean images as targets).
 // - A background thread prepares the next batches (conversion, augmentation) while the
 //   caller trains on the current one.
 #pragma once
@@ -19,6 +21,7 @@
 
 #include "data/image_set.h"
 #include "engine/tensor.h"
+#include "ops/erase.h"
 
 namespace kite::data {
 
@@ -33,10 +36,14 @@ struct LoaderOptions {
   DType dtype = DType::Float32;
   Device device = Device::cpu();
   bool horizontal_flip = false;  // random left-right flips, p = 0.5
+  // Random erasing (the paper's denoising input): `images` are erased, `targets` stay clean.
+  bool random_erasing = false;
+  RandomErasingOptions erasing;
 };
 
 struct Batch {
   Tensor images;                 // [B, C, H, W] floats in [0, 1]
+  Tensor targets;                // the clean images with random erasing, else `images` itself
   Tensor labels;                 // int64 [B], undefined when the set has none
   Tensor factors;                // int64 [B, F], undefined when the set has none
   std::vector<int64_t> indices;  // positions in the ImageSet

@@ -24,9 +24,11 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
   Tensor out = unary_forward("leaky_relu", UnaryOp::LeakyRelu, {negative_slope, 0.0}, x);
   autograd::record("leaky_relu", {x}, out,
                    [x, negative_slope](const Tensor& g, const BackwardContext&) {
-                     Tensor one = scalar_tensor(1.0, x.dtype(), x.device());
-                     Tensor slope = scalar_tensor(negative_slope, x.dtype(), x.device());
-                     return std::vector<Tensor>{mul(g, where(gt(x, 0.0), one, slope))};
+                     // The slope tensor is piecewise constant in x (zero gradient), so it
+                     // is computed without recording; g's gradient still flows through mul.
+                     Tensor slope = unary_forward("leaky_relu_slope", UnaryOp::LeakyReluSlope,
+                                                  {negative_slope, 0.0}, x);
+                     return std::vector<Tensor>{mul(g, slope)};
                    });
   return out;
 }

@@ -347,13 +347,19 @@ class RotationLog {
 void tridiagonal_ql(std::vector<double>& d, std::vector<double>& e, RotationLog& log) {
   const std::size_t n = d.size();
   constexpr int kMaxSweepsPerEigenvalue = 60;
+  // ||T|| (max row sum): an off-diagonal below eps ||T|| is negligible however small its
+  // diagonal neighbours are. Without this norm-wise test, a matrix with many near-zero
+  // eigenvalues (a 2048-d covariance of 10 samples has rank 9) never splits and QL gives up.
+  double norm = 0.0;
+  for (std::size_t i = 0; i < n; ++i)
+    norm = std::max(norm, std::abs(d[i]) + (i + 1 < n ? std::abs(e[i]) : 0.0));
   for (std::size_t l = 0; l < n; ++l) {
     for (int sweep = 0;; ++sweep) {
       // The first negligible off-diagonal at or below l splits off the block l..m.
       std::size_t m = l;
       for (; m + 1 < n; ++m) {
         const double scale = std::abs(d[m]) + std::abs(d[m + 1]);
-        if (std::abs(e[m]) <= DBL_EPSILON * scale || std::abs(e[m]) < DBL_MIN) break;
+        if (std::abs(e[m]) <= DBL_EPSILON * scale || std::abs(e[m]) <= DBL_EPSILON * norm) break;
       }
       if (m == l) break;  // d[l] has converged
       KITE_CHECK(sweep < kMaxSweepsPerEigenvalue,

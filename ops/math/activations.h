@@ -22,6 +22,12 @@ struct LeakyReluF {
 };
 
 template <class T>
+struct LeakyReluSlopeF {
+  T slope;
+  KITE_HD T operator()(T x) const { return x > T(0) ? T(1) : slope; }
+};
+
+template <class T>
 struct EluF {
   T alpha;
   // expm1 keeps the small negative values accurate: exp(x) - 1 cancels for x near 0.

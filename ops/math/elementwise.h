@@ -29,6 +29,7 @@ enum class UnaryOp : uint8_t {
   Sign,        // -1, 0 or 1 (NaN and signed zeros pass through)
   Relu,        // max(x, 0)
   LeakyRelu,   // x < 0 ? a * x : x
+  LeakyReluSlope,  // x > 0 ? 1 : a (leaky_relu's derivative, one pass in its backward)
   Elu,         // x > 0 ? x : a * (e^x - 1)
   Softplus,    // ln(1 + e^x)
   Sigmoid,     // 1 / (1 + e^-x)
@@ -180,6 +181,8 @@ void visit_unary_op(UnaryOp op, const UnaryParams& p, F&& f) {
       return f(ReluF<T>{});
     case UnaryOp::LeakyRelu:
       return f(LeakyReluF<T>{a});
+    case UnaryOp::LeakyReluSlope:
+      return f(LeakyReluSlopeF<T>{a});
     case UnaryOp::Elu:
       return f(EluF<T>{a});
     case UnaryOp::Softplus:

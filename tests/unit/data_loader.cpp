@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "data/loader.h"
@@ -92,6 +93,45 @@ TEST(DataLoader, PrefetchingGivesTheSameBatchesAsSynchronous) {
     EXPECT_EQ(to_double_vector(a->images), to_double_vector(b->images));
   }
   EXPECT_FALSE(async.next().has_value());
+}
+
+TEST(DataLoader, RandomErasingKeepsCleanTargetsAndIsReproducible) {
+  auto set = std::make_shared<ImageSet>();
+  set->n = 40;
+  set->c = 1;
+  set->h = set->w = 16;
+  set->pixels.assign(40 * 256, 200);
+  LoaderOptions options{.batch_size = 8, .seed = 5, .prefetch = 0, .random_erasing = true};
+  options.erasing.probability = 1.0;
+  options.erasing.value = 0.0;
+  DataLoader first(set, options), second(set, options);
+  first.start_epoch(2);
+  second.start_epoch(2);
+  int64_t erased_images = 0;
+  while (auto a = first.next()) {
+    auto b = second.next();
+    ASSERT_TRUE(b.has_value());
+    EXPECT_EQ(to_double_vector(a->images), to_double_vector(b->images));
+    const auto clean = to_double_vector(a->targets);
+    const auto erased = to_double_vector(a->images);
+    for (double v : clean) EXPECT_NEAR(v, 200.0 / 255.0, 1e-6);
+    for (int64_t i = 0; i < 8; ++i) {
+      int64_t zeros = 0;
+      for (int64_t k = 0; k < 256; ++k) {
+        const double v = erased[i * 256 + k];
+        EXPECT_TRUE(v == 0.0 || std::abs(v - 200.0 / 255.0) < 1e-6);
+        zeros += v == 0.0;
+      }
+      // Areas between 2% and 33% of 256 pixels (rounding to whole rows/columns).
+      if (zeros > 0) ++erased_images;
+      EXPECT_LE(zeros, 256 * 0.4);
+    }
+  }
+  EXPECT_GE(erased_images, 30);  // probability 1: nearly every image gets a rectangle
+  // Off: targets and images are the same tensor.
+  DataLoader plain(set, {.batch_size = 8, .prefetch = 0});
+  auto batch = plain.next();
+  EXPECT_EQ(batch->images.data_ptr<float>(), batch->targets.data_ptr<float>());
 }
 
 TEST(DataLoader, BadOptionsAreErrors) {
