@@ -21,6 +21,7 @@
 #include <numeric>
 
 #include "apps/common/autoencoder_io.h"
+#include "apps/common/distributed.h"
 #include "apps/common/main.h"
 #include "apps/common/metrics_log.h"
 #include "apps/common/progress.h"
@@ -58,6 +59,7 @@ struct TrainFlags {
 
 struct Flags {
   CommonFlags common;
+  apps::DistributedFlags dist;
   DatasetFlags dataset;
   TrainFlags train;
   int64_t epochs = 3;  // the reference PyTorch figure (test MSE 0.0129) is after 3 epochs
@@ -137,7 +139,10 @@ int run(const CLI::App& app, Flags& flags) {
   }
 
   const int threads = apps::configure_threads(flags.common.threads);
-  const Device device = apps::resolve_device(flags.common.device);
+  // Data parallel under mpirun (world size 1 otherwise): --batch is the global batch.
+  const apps::Distributed dist =
+      apps::setup_distributed(flags.dist, apps::resolve_device(flags.common.device));
+  const Device device = dist.device;
   const apps::Datasets sets = apps::load_datasets(flags.dataset);
 
   ae::AutoencoderConfig model_config;
@@ -171,6 +176,7 @@ int run(const CLI::App& app, Flags& flags) {
                                {"train", flags.train.to_json()},
                                {"dataset", flags.dataset.to_json()},
                                {"seed", flags.common.seed}};
+  dist.check_same("training settings", run_config.dump());
 
   // 2. Model, optimizer, random streams, loader.
   Generator init_generator(init_seed(flags.common.seed));
@@ -180,10 +186,13 @@ int run(const CLI::App& app, Flags& flags) {
   AdamParams adam;
   adam.lr = flags.train.lr;
   optim::Adam optimizer(model->parameters(), adam);
-  Generator augment_generator(augment_seed(flags.common.seed));
+  Generator augment_generator(dist.rank_seed(augment_seed(flags.common.seed)));
+  if (dist.distributed()) default_generator().manual_seed(dist.rank_seed(Generator::kDefaultSeed));
 
   data::LoaderOptions loader_options;
-  loader_options.batch_size = flags.train.batch;
+  loader_options.batch_size = dist.local_batch(flags.train.batch);
+  loader_options.rank = dist.rank;
+  loader_options.world_size = dist.world_size;
   loader_options.shuffle = true;
   loader_options.seed = flags.common.seed;
   loader_options.device = device;
@@ -196,8 +205,10 @@ int run(const CLI::App& app, Flags& flags) {
   if (resumed) {
     resumed->restore_model(*model);
     resumed->restore_optimizer(optimizer);
-    resumed->restore_generator("augment", augment_generator);
-    resumed->restore_generator("default", default_generator());
+    apps::restore_rank_generator(dist, *resumed, "augment", augment_generator,
+                                 augment_seed(flags.common.seed));
+    apps::restore_rank_generator(dist, *resumed, "default", default_generator(),
+                                 Generator::kDefaultSeed);
     keeper.restore(*resumed);
     state.step = resumed->state.step;
     state.epoch = resumed->state.epoch;
@@ -209,26 +220,35 @@ int run(const CLI::App& app, Flags& flags) {
   const int64_t total_steps = flags.steps > 0 ? flags.steps : flags.epochs * batches_per_epoch;
   const int64_t total_epochs = (total_steps + batches_per_epoch - 1) / batches_per_epoch;
 
+  // Rank 0's weights on every rank (after a resume too); gradients averaged over the ranks.
+  const std::unique_ptr<nn::DataParallel> parallel = dist.make_data_parallel(*model);
+
+  // Collective (every rank's random streams go in); only rank 0 writes the result.
   auto snapshot = [&]() {
-    state.generators["augment"] = augment_generator.state();
-    state.generators["default"] = default_generator().state();
+    apps::store_rank_generators(dist, state, "augment", augment_generator);
+    apps::store_rank_generators(dist, state, "default", default_generator());
+    state.metadata["world_size"] = std::to_string(dist.world_size);
     return apps::make_training_checkpoint(*model, &optimizer, state);
   };
+  auto save_last = [&](Checkpoint checkpoint) {
+    if (dist.is_root()) keeper.save_last(std::move(checkpoint));
+  };
 
-  if (resumed) apps::truncate_log_after_step(log_path, state.step);
-  apps::MetricsLog log(log_path, resumed.has_value());
+  if (resumed && dist.is_root()) apps::truncate_log_after_step(log_path, state.step);
+  std::optional<apps::MetricsLog> log;  // rank 0 only
+  if (dist.is_root()) log.emplace(log_path, resumed.has_value());
 
-  std::fprintf(stderr,
-               "train_ae: %s (%s; %lld train, %lld test images), model %s, %.2fM parameters\n"
-               "train_ae: %s, threads %d, batch %lld, Adam lr %g%s, %lld steps/epoch, %lld steps "
-               "(%lld epochs)%s\n",
-               sets.name.c_str(), sets.source.c_str(), static_cast<long long>(sets.train->n),
-               static_cast<long long>(sets.test->n), model_config.describe().c_str(),
-               static_cast<double>(model->num_parameters()) / 1e6, device.str().c_str(), threads,
-               static_cast<long long>(flags.train.batch), flags.train.lr,
-               flags.train.denoise ? ", denoising" : "", static_cast<long long>(batches_per_epoch),
-               static_cast<long long>(total_steps), static_cast<long long>(total_epochs),
-               resumed ? "" : "");
+  std::fprintf(
+      stderr,
+      "train_ae: %s (%s; %lld train, %lld test images), model %s, %.2fM parameters\n"
+      "train_ae: %s, %s, threads %d, batch %lld, Adam lr %g%s, %lld steps/epoch, %lld steps "
+      "(%lld epochs)%s\n",
+      sets.name.c_str(), sets.source.c_str(), static_cast<long long>(sets.train->n),
+      static_cast<long long>(sets.test->n), model_config.describe().c_str(),
+      static_cast<double>(model->num_parameters()) / 1e6, dist.describe().c_str(),
+      device.str().c_str(), threads, static_cast<long long>(flags.train.batch), flags.train.lr,
+      flags.train.denoise ? ", denoising" : "", static_cast<long long>(batches_per_epoch),
+      static_cast<long long>(total_steps), static_cast<long long>(total_epochs), resumed ? "" : "");
   if (resumed)
     std::fprintf(stderr, "train_ae: resumed from %s at step %lld (epoch %lld, batch %lld)\n",
                  keeper.last_path().c_str(), static_cast<long long>(state.step),
@@ -273,14 +293,21 @@ int run(const CLI::App& app, Flags& flags) {
       const StepTimer step_timer;
       std::optional<data::Batch> batch = loader.next();
       if (!batch) break;
+      dist.maybe_inject_failure(state.step + 1);
       const Tensor& clean = batch->images;
       const Tensor input =
           flags.train.denoise ? random_erase(clean, erase_options, &augment_generator) : clean;
       Tensor loss = mse_loss(model->forward(input), clean);
       optimizer.zero_grad();
-      loss.backward();
+      parallel->backward(loss);
       optimizer.step();
-      const double loss_value = to_device(loss, Device::cpu()).item<double>();
+      // The global batch's loss (the mean of the ranks' equal shares), and whether any rank
+      // was interrupted, so that all ranks stop at the same step.
+      std::vector<double> reduced = {to_device(loss, Device::cpu()).item<double>(),
+                                     apps::interrupt_requested() ? 1.0 : 0.0};
+      dist.average(reduced);
+      const double loss_value = reduced[0];
+      const bool interrupted = reduced[1] > 0;
       KITE_CHECK(std::isfinite(loss_value), "train_ae: the loss is " << loss_value << " at step "
                                                                      << state.step + 1
                                                                      << " (try a lower --lr)");
@@ -289,18 +316,19 @@ int run(const CLI::App& app, Flags& flags) {
 
       const double seconds = step_timer.seconds();
       if (state.step - first_step > 5) timed_seconds += seconds, ++timed_steps;
-      const int64_t images = clean.size(0);
+      const int64_t images = clean.size(0) * dist.world_size;
       epoch_loss_sum += loss_value, ++epoch_loss_count, epoch_images += images;
       log_seconds += seconds, log_images += images;
       recent_losses.push_back(loss_value);
       if (recent_losses.size() > 20) recent_losses.pop_front();
 
       if (flags.log_every > 0 && (state.step % flags.log_every == 0 || state.step == total_steps)) {
-        log.write({{"step", state.step},
-                   {"epoch", state.epoch + 1},
-                   {"loss", loss_value},
-                   {"lr", optimizer.learning_rate()},
-                   {"img_per_s", log_seconds > 0 ? log_images / log_seconds : 0.0}});
+        if (log)
+          log->write({{"step", state.step},
+                      {"epoch", state.epoch + 1},
+                      {"loss", loss_value},
+                      {"lr", optimizer.learning_rate()},
+                      {"img_per_s", log_seconds > 0 ? log_images / log_seconds : 0.0}});
         log_seconds = 0, log_images = 0;
       }
       const double smoothed = std::accumulate(recent_losses.begin(), recent_losses.end(), 0.0) /
@@ -311,9 +339,9 @@ int run(const CLI::App& app, Flags& flags) {
       bar.update(1, postfix);
 
       const bool epoch_done = state.batch_in_epoch == batches_per_epoch;
-      if (apps::interrupt_requested()) {
+      if (interrupted) {
         bar.finish();
-        keeper.save_last(snapshot());
+        save_last(snapshot());
         std::fprintf(stderr,
                      "\ntrain_ae: interrupted (signal %d) at step %lld; checkpoint saved to %s\n"
                      "train_ae: continue with: train_ae --resume --out %s\n",
@@ -323,7 +351,7 @@ int run(const CLI::App& app, Flags& flags) {
       }
       // The epoch's end saves anyway (after its evaluation), so skip a periodic save there.
       if (flags.checkpoint_every > 0 && state.step % flags.checkpoint_every == 0 && !epoch_done)
-        keeper.save_last(snapshot());
+        save_last(snapshot());
     }
     bar.finish();
     if (epoch_loss_count > 0)
@@ -332,15 +360,16 @@ int run(const CLI::App& app, Flags& flags) {
     if (state.batch_in_epoch < batches_per_epoch) break;  // the step budget ended mid-epoch
     const apps::ReconstructionError error = evaluate();
     last_eval = error;
-    log.write({{"step", state.step},
-               {"epoch", state.epoch + 1},
-               {"event", "eval"},
-               {"train_loss",
-                epoch_loss_count ? nlohmann::json(last_epoch_train_loss) : nlohmann::json()},
-               {"test_mse", error.mse},
-               {"test_mse_clipped", error.mse_clipped},
-               {"test_sse_per_image", error.sse_per_image},
-               {"test_sse_per_image_clipped", error.sse_per_image_clipped}});
+    if (log)
+      log->write({{"step", state.step},
+                  {"epoch", state.epoch + 1},
+                  {"event", "eval"},
+                  {"train_loss",
+                   epoch_loss_count ? nlohmann::json(last_epoch_train_loss) : nlohmann::json()},
+                  {"test_mse", error.mse},
+                  {"test_mse_clipped", error.mse_clipped},
+                  {"test_sse_per_image", error.sse_per_image},
+                  {"test_sse_per_image_clipped", error.sse_per_image_clipped}});
     const double elapsed = run_timer.seconds();
     const double done_fraction =
         static_cast<double>(state.step - first_step) /
@@ -358,9 +387,9 @@ int run(const CLI::App& app, Flags& flags) {
     ++state.epoch;
     state.batch_in_epoch = 0;
     Checkpoint checkpoint = snapshot();
-    keeper.save_if_best(checkpoint, error.mse);
-    keeper.save_last(std::move(checkpoint));
-    if (apps::interrupt_requested()) {
+    if (dist.is_root()) keeper.save_if_best(checkpoint, error.mse);
+    save_last(std::move(checkpoint));
+    if (dist.any(apps::interrupt_requested())) {
       std::fprintf(stderr,
                    "train_ae: interrupted (signal %d) after epoch %lld; checkpoint saved to %s\n",
                    apps::interrupt_signal(), static_cast<long long>(state.epoch),
@@ -372,16 +401,16 @@ int run(const CLI::App& app, Flags& flags) {
   // 4. The end: a final checkpoint (unless the epoch's end just wrote one), a final
   // evaluation (unless one just ran) and metrics.json.
   const bool at_epoch_end = state.batch_in_epoch == 0 && last_eval.has_value();
-  if (!at_epoch_end) keeper.save_last(snapshot());
+  if (!at_epoch_end) save_last(snapshot());
   const apps::ReconstructionError final_error = at_epoch_end ? *last_eval : evaluate();
-  if (!at_epoch_end)
-    log.write({{"step", state.step},
-               {"epoch", state.epoch + 1},
-               {"event", "eval"},
-               {"test_mse", final_error.mse},
-               {"test_mse_clipped", final_error.mse_clipped},
-               {"test_sse_per_image", final_error.sse_per_image},
-               {"test_sse_per_image_clipped", final_error.sse_per_image_clipped}});
+  if (!at_epoch_end && log)
+    log->write({{"step", state.step},
+                {"epoch", state.epoch + 1},
+                {"event", "eval"},
+                {"test_mse", final_error.mse},
+                {"test_mse_clipped", final_error.mse_clipped},
+                {"test_sse_per_image", final_error.sse_per_image},
+                {"test_sse_per_image_clipped", final_error.sse_per_image_clipped}});
   nlohmann::json metrics = {
       {"steps", state.step},
       {"epochs_completed", state.epoch},
@@ -401,11 +430,21 @@ int run(const CLI::App& app, Flags& flags) {
       {"peak_rss_mib", apps::peak_rss_mib()},
       {"threads", threads},
       {"device", device.str()},
+      {"world_size", dist.world_size},
+      {"dist", dist.communicator->name()},
+      {"sync_bn", flags.dist.sync_bn},
+      {"overlap", !flags.dist.no_overlap},
+      {"bucket_mb", flags.dist.bucket_mb},
+      {"gradient_sync",
+       {{"steps", parallel->stats().steps},
+        {"backward_seconds", parallel->stats().backward_seconds},
+        {"hook_seconds", parallel->stats().hook_seconds},
+        {"after_backward_seconds", parallel->stats().finish_seconds}}},
       {"parameters", model->num_parameters()},
       {"checkpoint", keeper.last_path()},
       {"config", run_config}};
   if (keeper.best_metric()) metrics["best_test_mse"] = *keeper.best_metric();
-  apps::write_json_file(metrics_path, metrics);
+  if (dist.is_root()) apps::write_json_file(metrics_path, metrics);
   std::fprintf(stderr,
                "train_ae: done, %lld steps; test MSE %.5f per pixel (clipped %.5f), %.2f summed "
                "over an image\n"
@@ -424,6 +463,7 @@ int main(int argc, char** argv) {
   app.name("train_ae");
   Flags flags;
   apps::add_common_flags(app, flags.common, "runs/ae");
+  apps::add_distributed_flags(app, flags.dist);
   apps::add_dataset_flags(app, flags.dataset);
   app.add_option("--epochs", flags.epochs, "Epochs to train (ignored when --steps is given)")
       ->capture_default_str()
@@ -465,5 +505,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--resume", flags.resume, "Continue the run in --out from its last.safetensors");
   app.add_flag("--overwrite", flags.overwrite, "Start a new run even if --out already holds one");
-  return apps::run_main(app, argc, argv, [&] { return run(app, flags); });
+  return apps::run_main(app, argc, argv, [&] {
+    return apps::run_distributed("train_ae", [&] { return run(app, flags); });
+  });
 }

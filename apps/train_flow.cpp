@@ -11,7 +11,9 @@
 #include <csignal>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
+#include "apps/common/distributed.h"
 #include "apps/common/flow_io.h"
 #include "apps/common/main.h"
 #include "apps/common/metrics_log.h"
@@ -79,6 +81,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Stage 2 of the decoupled VAE: fit an i-ResNet flow to standardised latent codes"};
   app.name("train_flow");
   Options o;
+  apps::DistributedFlags dist_flags;
+  apps::add_distributed_flags(app, dist_flags);
   app.add_option("--codes", o.codes, "Codes file written by `encode` (codes_train, codes_test)")
       ->required();
   app.add_option("--out", o.out, "Output folder (checkpoints, log.jsonl, metrics.json)");
@@ -109,12 +113,14 @@ int main(int argc, char** argv) {
   app.add_option("--resume", o.resume,
                  "Continue from this checkpoint (e.g. runs/flow/last.safetensors)");
 
-  return apps::run_main(app, argc, argv, [&] {
+  return apps::run_main(app, argc, argv, [&] { return apps::run_distributed("train_flow", [&] {
     apps::configure_threads(o.threads);
-    const Device device = Device::parse(o.device);
+    // Data parallel under mpirun: --batch is the global batch, each rank takes batch / N rows.
+    const apps::Distributed dist = apps::setup_distributed(dist_flags, Device::parse(o.device));
+    const Device device = dist.device;
     const DType dtype = o.dtype == "float64" ? DType::Float64 : DType::Float32;
     const flow::LogdetMethod train_logdet = parse_logdet(o.logdet);
-    manual_seed(o.seed);
+    manual_seed(dist.rank_seed(o.seed));  // Hutchinson probes: a stream per rank
     apps::install_interrupt_handler();
 
     Checkpoint codes_file = load_checkpoint(o.codes);
@@ -149,6 +155,7 @@ int main(int argc, char** argv) {
       model.forward(narrow(train_s, 0, 0, std::min<int64_t>(n_train, 4096)));
     }
     optim::Adam optimizer(model.parameters(), {o.lr, 0.9, 0.99, 1e-8, 0.0, false});
+    const int64_t local_batch = dist.local_batch(o.batch);
     const int64_t steps_per_epoch = (n_train + o.batch - 1) / o.batch;
     // Warm-up takes at most a tenth of the run.
     o.warmup = std::min<int64_t>(o.warmup, std::max<int64_t>(1, steps_per_epoch * o.epochs / 10));
@@ -156,7 +163,7 @@ int main(int argc, char** argv) {
         std::make_shared<optim::CosineLr>(o.lr, o.lr * o.min_lr_ratio, steps_per_epoch * o.epochs),
         o.warmup);
 
-    std::filesystem::create_directories(o.out);
+    if (dist.is_root()) std::filesystem::create_directories(o.out);
     apps::CheckpointKeeper keeper(o.out, true);
     int start_epoch = 0, epoch_in_progress = 0;
     auto checkpoint = [&](int next_epoch) {
@@ -164,7 +171,8 @@ int main(int argc, char** argv) {
       state.kind = "flow";
       state.step = optimizer.step_count();
       state.epoch = next_epoch;
-      state.generators["default"] = default_generator().state();
+      apps::store_rank_generators(dist, state, "default", default_generator());
+      state.metadata["world_size"] = std::to_string(dist.world_size);
       state.config = apps::flow_config_to_json(config);
       state.config["codes"] = o.codes;
       state.metadata["dtype"] = o.dtype;
@@ -176,13 +184,26 @@ int main(int argc, char** argv) {
       apps::LoadedCheckpoint loaded = apps::read_training_checkpoint(o.resume, "flow");
       loaded.restore_model(model);
       loaded.restore_optimizer(optimizer);
-      loaded.restore_generator("default", default_generator());
+      apps::restore_rank_generator(dist, loaded, "default", default_generator(), o.seed);
       keeper.restore(loaded);
       start_epoch = static_cast<int>(loaded.state.epoch);
       std::printf("resumed from %s at epoch %d\n", o.resume.c_str(), start_epoch);
     }
 
-    apps::MetricsLog log(o.out + "/log.jsonl", !o.resume.empty());
+    // Rank 0's weights everywhere (after a resume too); gradients averaged over the ranks.
+    const std::unique_ptr<nn::DataParallel> parallel = dist.make_data_parallel(model);
+    dist.check_same("flow settings", apps::flow_config_to_json(config).dump() + o.codes +
+                                         std::to_string(o.batch) + std::to_string(o.lr));
+    // Only rank 0 writes files; the others print nothing (see apps/common/distributed.h).
+    std::optional<apps::MetricsLog> log;
+    if (dist.is_root()) log.emplace(o.out + "/log.jsonl", !o.resume.empty());
+    auto save_best = [&](Checkpoint c, double metric) {
+      if (dist.is_root()) keeper.save_if_best(std::move(c), metric);
+    };
+    auto save_last = [&](Checkpoint c) {
+      if (dist.is_root()) keeper.save_last(std::move(c));
+    };
+    bool interrupted = false;  // on any rank: all ranks stop at the same step
     std::printf(
         "train_flow: %lld train / %lld validation / %lld test codes, d = %lld, %lld parameters\n",
         static_cast<long long>(n_train), static_cast<long long>(n_val),
@@ -193,26 +214,36 @@ int main(int argc, char** argv) {
 
     flow::LogdetOptions train_options{train_logdet, o.series_terms, nullptr, false};
     nlohmann::json final_metrics;
-    for (int epoch = start_epoch; epoch < o.epochs && !apps::interrupt_requested(); ++epoch) {
+    for (int epoch = start_epoch;
+         epoch < o.epochs && !(interrupted = dist.any(apps::interrupt_requested())); ++epoch) {
       epoch_in_progress = epoch;
       model.train();
       std::vector<int64_t> order = epoch_order(n_train, o.seed, epoch);
       apps::ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
                             steps_per_epoch, "step");
       double running = 0;
-      for (int64_t s = 0; s < steps_per_epoch && !apps::interrupt_requested(); ++s) {
+      for (int64_t s = 0; s < steps_per_epoch && !interrupted; ++s) {
         const int64_t start = s * o.batch, count = std::min(o.batch, n_train - start);
-        Tensor x = rows(train_s, order, start, count);
+        // This rank's equal share of the global batch (with several ranks, the last batch of
+        // an epoch drops the count % N rows that do not divide evenly).
+        const int64_t share = dist.distributed() ? std::min(local_batch, count / dist.world_size)
+                                                 : count;
+        if (share == 0) break;
+        dist.maybe_inject_failure(optimizer.step_count() + 1);
+        Tensor x = rows(train_s, order, start + dist.rank * share, share);
         Tensor loss = model.nll_per_dim(x, train_options);
         optimizer.zero_grad();
-        loss.backward();
+        parallel->backward(loss);
         std::vector<Tensor> grads;
         for (auto& p : model.parameters())
           if (p.grad().defined()) grads.push_back(p.grad());
         double grad_norm = o.clip > 0 ? clip_grad_norm_(grads, o.clip) : 0.0;
         optim::apply_schedule(optimizer, *schedule);
         optimizer.step();
-        const double value = loss.item<double>();
+        std::vector<double> reduced = {loss.item<double>(), apps::interrupt_requested() ? 1.0 : 0.0};
+        dist.average(reduced);  // the global batch's loss; any rank's Ctrl-C
+        const double value = reduced[0];
+        interrupted = reduced[1] > 0;
         KITE_CHECK(std::isfinite(value), "train_flow: loss became " << value << " at epoch "
                                                                     << epoch + 1 << " step " << s
                                                                     << " (try a lower --lr)");
@@ -221,15 +252,15 @@ int main(int argc, char** argv) {
         std::snprintf(postfix, sizeof postfix, "nll=%.4f lr=%.2e", running,
                       optimizer.learning_rate());
         bar.update(1, postfix);
-        if (s % 50 == 0)
-          log.write({{"epoch", epoch},
+        if (s % 50 == 0 && log)
+          log->write({{"epoch", epoch},
                      {"step", optimizer.step_count()},
                      {"loss", value},
                      {"grad_norm", grad_norm},
                      {"lr", optimizer.learning_rate()}});
       }
       bar.finish();
-      if (apps::interrupt_requested()) break;
+      if (interrupted) break;
       // One power iteration per step leaves sigma slightly underestimated (the applied norm
       // a little above c); converge before evaluating and saving, as the paper re-imposed
       // spectral normalisation with many iterations.
@@ -243,24 +274,26 @@ int main(int argc, char** argv) {
           "epoch %d: test NLL (nats/dim) N(0,I) %.4f | Gaussian %.4f | flow %.4f   (val %.4f, max "
           "sigma %.4f)\n",
           epoch + 1, nll_normal, nll_gaussian, test_nll, val_nll, max_sigma);
-      log.write({{"epoch", epoch + 1},
+      if (log)
+        log->write({{"epoch", epoch + 1},
                  {"val_nll", val_nll},
                  {"test_nll", test_nll},
                  {"test_nll_normal", nll_normal},
                  {"test_nll_gaussian", nll_gaussian},
                  {"max_sigma", max_sigma}});
-      keeper.save_if_best(checkpoint(epoch + 1), val_nll);
-      keeper.save_last(checkpoint(epoch + 1));
+      save_best(checkpoint(epoch + 1), val_nll);
+      save_last(checkpoint(epoch + 1));
     }
-    if (apps::interrupt_requested()) {
+    if (interrupted) {
       // Resuming restarts the interrupted epoch (epochs are short); weights keep their progress.
-      keeper.save_last(checkpoint(epoch_in_progress));
+      save_last(checkpoint(epoch_in_progress));
       std::printf("interrupted: checkpoint at %s (resume with --resume %s)\n",
                   keeper.last_path().c_str(), keeper.last_path().c_str());
       return 0;
     }
 
-    // Final report from the best checkpoint.
+    // Final report from the best checkpoint (rank 0 wrote it; the others wait for it).
+    dist.communicator->barrier();
     if (std::filesystem::exists(keeper.best_path()))
       apps::read_training_checkpoint(keeper.best_path(), "flow").restore_model(model);
     model.eval();
@@ -279,7 +312,7 @@ int main(int argc, char** argv) {
                      {"max_sigma", *std::max_element(sigmas.begin(), sigmas.end())},
                      {"coeff", o.coeff},
                      {"nats_per_dim_flow_minus_gaussian", test_nll - nll_gaussian}};
-    apps::write_json_file(o.out + "/metrics.json", final_metrics);
+    if (dist.is_root()) apps::write_json_file(o.out + "/metrics.json", final_metrics);
     std::printf(
         "best checkpoint: test NLL %.4f nats/dim (Gaussian %.4f, N(0,I) %.4f); inverse on %lld "
         "samples: max "
@@ -290,5 +323,5 @@ int main(int argc, char** argv) {
     std::printf("wrote %s, %s, %s/log.jsonl, %s/metrics.json\n", keeper.best_path().c_str(),
                 keeper.last_path().c_str(), o.out.c_str(), o.out.c_str());
     return 0;
-  });
+  }); });
 }

@@ -12,6 +12,7 @@ namespace kite {
 namespace {
 
 thread_local bool grad_mode_enabled = true;
+thread_local autograd::GradReadyHook grad_ready_hook;
 autograd::GradientOps gradient_ops;
 
 const autograd::GradientOps& ops() {
@@ -83,12 +84,18 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad) {
   } else {
     leaf.set_grad(ops().add(leaf.grad(), grad));
   }
+  if (grad_ready_hook) grad_ready_hook(leaf);
   return {};
 }
 
 namespace autograd {
 
 void set_gradient_ops(const GradientOps& ops) { gradient_ops = ops; }
+
+GradReadyHook set_grad_ready_hook(GradReadyHook hook) {
+  std::swap(hook, grad_ready_hook);
+  return hook;
+}
 
 bool needs_record(std::initializer_list<const Tensor*> inputs) {
   if (!grad_mode_enabled) return false;

@@ -123,6 +123,15 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const std::vector<Tensor>& grad_outputs = {}, bool create_graph = false,
                          bool allow_unused = false);
 
+// Called by backward() once a leaf's .grad holds everything this backward pass contributes
+// to it (once per leaf and pass), while the rest of the pass still runs: data-parallel
+// training starts all-reducing finished gradients here, overlapping communication with the
+// remaining backward computation. One hook per thread (backward runs on the calling thread);
+// set_grad_ready_hook returns the previous one so that callers can restore it. grad() never
+// calls it (it touches no .grad).
+using GradReadyHook = std::function<void(const Tensor& leaf)>;
+GradReadyHook set_grad_ready_hook(GradReadyHook hook);
+
 // The few ops the engine itself needs while running backward: summing gradients that meet at
 // a node, seeding a scalar output with 1, and giving each leaf a .grad of its own. They are
 // set by the ops library (ops/elementwise.cpp), because the engine sits below the ops.

@@ -3,6 +3,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "models/nn/sync_batchnorm.h"
 #include "ops/factory.h"
 #include "ops/norm.h"
 
@@ -46,6 +47,13 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
       copy_(num_batches_tracked,
             to_device(Tensor::from_vector<int64_t>({count + 1}, {}), num_batches_tracked.device()));
     }
+  }
+  // Data-parallel --sync-bn: the statistics of the global batch (see sync_batchnorm.h).
+  if (is_training()) {
+    if (auto communicator = sync_batchnorm_communicator();
+        communicator && communicator->world_size() > 1)
+      return sync_batch_norm(x, weight, bias, running_mean, running_var, options_.momentum,
+                             options_.eps, std::move(communicator));
   }
   // Running statistics are passed only when they are to be updated (training) or used (eval).
   const Tensor mean = options_.track_running_stats ? running_mean : Tensor();

@@ -7,6 +7,8 @@
 //   running_mean         [C] zeros at start
 //   running_var          [C] ones at start
 //   num_batches_tracked  int64 0-d, training forwards so far (kept for PyTorch parity)
+// In data-parallel training with --sync-bn (nn::set_sync_batchnorm), training mode uses the
+// statistics of all ranks' images (see sync_batchnorm.h).
 #pragma once
 
 #include "models/nn/layer.h"
