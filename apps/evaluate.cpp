@@ -1,0 +1,387 @@
+// evaluate: every metric that applies to a trained model, into one metrics.json.
+//
+//   evaluate --checkpoint runs/ae/last.safetensors --flow runs/flow/best.safetensors
+//            --classifier runs/classifier/fmnist_classifier.safetensors --out runs/eval/ours
+//   evaluate --checkpoint runs/ae/last.safetensors --gmm runs/gmm/gmm.safetensors ...
+//   evaluate --checkpoint runs/ae/last.safetensors --prior gaussian ...   (fitted to the codes)
+//   evaluate --checkpoint runs/vae/last.safetensors ...                  (train_vae)
+//   evaluate --checkpoint runs/two_stage/last.safetensors ...            (train_two_stage)
+//   evaluate --reference --classifier ... --out runs/eval/reference      (the floor and ceiling)
+//
+// Metrics (each only where it applies):
+//   test_mse, test_sse_per_image      reconstruction of the test set (VAEs: from the posterior
+//   mean) fid_fmnist                        Fréchet distance in the classifier's 128-d features
+//   between
+//                                     --samples generated images (clamped to [0, 1]) and the test
+//                                     set; extractor_version names the weights (compare only equal)
+//   latent_nll_per_dim                exact NLL of the test codes under the prior (flow, GMM,
+//                                     Gaussian, N(0, I) on standardised codes), nats per dimension
+//                                     of the raw codes
+//   mig_*                             MIG on 10,000 synthetic shapes (models trained on
+//                                     --dataset shapes): the codes z, the flow's z', VAE means
+// The reference mode computes FID of 10,000 training images (the floor: what a perfect
+// generator scores at this sample size) and of uniform noise (a ceiling) against the test set.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+
+#include "apps/common/autoencoder_io.h"
+#include "apps/common/flow_io.h"
+#include "apps/common/main.h"
+#include "apps/common/metrics_log.h"
+#include "apps/common/progress.h"
+#include "apps/common/training.h"
+#include "apps/common/vae_io.h"
+#include "data/image_grid.h"
+#include "data/loader.h"
+#include "data/shapes.h"
+#include "engine/autograd.h"
+#include "engine/checkpoint.h"
+#include "models/classifier/fmnist_classifier.h"
+#include "models/flow/evaluate.h"
+#include "models/metrics/feature_stats.h"
+#include "models/metrics/frechet_distance.h"
+#include "models/metrics/mig.h"
+#include "models/prior/gaussian.h"
+#include "models/prior/gmm.h"
+#include "models/prior/standardizer.h"
+#include "ops/ops.h"
+
+namespace {
+
+using namespace kite;
+
+struct Flags {
+  std::string checkpoint, flow, gmm, prior, codes, classifier, out = "runs/eval", name;
+  std::string device = "cpu";
+  int64_t samples = 10000, batch = 500, mig_samples = 10000;
+  uint64_t seed = 0;
+  int threads = 0;
+  bool reference = false, mig = false;
+  apps::DatasetFlags dataset;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Classifier features of images produced batch by batch; returns their statistics.
+metrics::FeatureStats feature_stats(classifier::FmnistClassifier& extractor, int64_t count,
+                                    int64_t batch, Device device,
+                                    const std::function<Tensor(int64_t first, int64_t n)>& images,
+                                    const std::string& label,
+                                    std::vector<float>* keep_first = nullptr, int64_t keep = 0) {
+  NoGradGuard no_grad;
+  metrics::FeatureStats stats;
+  apps::ProgressBar bar(label, count, "img");
+  for (int64_t first = 0; first < count; first += batch) {
+    const int64_t n = std::min(batch, count - first);
+    Tensor x = clamp(to_device(images(first, n), device), 0.0, 1.0);
+    if (keep_first && first < keep) {
+      Tensor cpu = contiguous(to_device(narrow(x, 0, 0, std::min(n, keep - first)), Device::cpu()));
+      keep_first->insert(keep_first->end(), cpu.data_ptr<float>(),
+                         cpu.data_ptr<float>() + cpu.numel());
+    }
+    Tensor f = contiguous(to_device(extractor.features(x), Device::cpu()));
+    stats.add(f.data_ptr<float>(), static_cast<size_t>(n), static_cast<size_t>(f.size(1)));
+    bar.update(n);
+  }
+  bar.finish();
+  return stats;
+}
+
+std::function<Tensor(int64_t, int64_t)> from_set(const data::ImageSet& set) {
+  return [&set](int64_t first, int64_t n) { return data::images_to_tensor(set, first, n); };
+}
+
+struct Evaluation {
+  nlohmann::json metrics = nlohmann::json::object();
+  std::function<Tensor(const Tensor&)> reconstruct;     // images -> images
+  std::function<Tensor(int64_t, Generator*)> generate;  // n -> images
+  std::function<Tensor(const Tensor&)> mig_codes;       // images -> codes (float32)
+  std::function<Tensor(const Tensor&)> mig_codes_flow;  // images -> z' (optional)
+};
+
+Tensor load_codes(const std::string& path, const std::string& name) {
+  Checkpoint file = load_checkpoint(path);
+  auto it = file.tensors.find(name);
+  KITE_CHECK(it != file.tensors.end(),
+             path << ": no tensor '" << name << "' (expected `encode` output)");
+  return it->second;
+}
+
+double mean_of(const Tensor& t) { return mean(to_dtype(t, DType::Float64)).item<double>(); }
+
+int run_reference(const Flags& flags, classifier::LoadedClassifier& extractor, Device device) {
+  apps::DatasetFlags dataset = flags.dataset;
+  const apps::Datasets sets = apps::load_datasets(dataset);
+  const int64_t n = std::min<int64_t>(flags.samples, sets.train->n);
+  metrics::FeatureStats test = feature_stats(*extractor.model, sets.test->n, flags.batch, device,
+                                             from_set(*sets.test), "test features");
+  metrics::FeatureStats train = feature_stats(*extractor.model, n, flags.batch, device,
+                                              from_set(*sets.train), "train features");
+  Generator generator(flags.seed);
+  metrics::FeatureStats noise = feature_stats(
+      *extractor.model, n, flags.batch, device,
+      [&](int64_t, int64_t count) {
+        return rand({count, sets.test->c, sets.test->h, sets.test->w}, DType::Float32,
+                    Device::cpu(), &generator);
+      },
+      "noise features");
+  const double floor = metrics::frechet_distance(train.statistics(), test.statistics());
+  const double ceiling = metrics::frechet_distance(noise.statistics(), test.statistics());
+  nlohmann::json metrics = {{"fid_fmnist_train_vs_test", floor},
+                            {"fid_fmnist_noise_vs_test", ceiling},
+                            {"samples", n},
+                            {"test_images", sets.test->n},
+                            {"extractor_version", extractor.version}};
+  std::filesystem::create_directories(flags.out);
+  apps::write_json_file(flags.out + "/metrics.json", metrics);
+  std::printf(
+      "FID-FMNIST: train (%lld) vs test %.3f (floor) | uniform noise vs test %.3f (ceiling)\n",
+      static_cast<long long>(n), floor, ceiling);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Evaluate a trained model: reconstruction, FID-FMNIST, latent NLL, MIG"};
+  app.name("evaluate");
+  Flags flags;
+  app.add_option("--checkpoint", flags.checkpoint,
+                 "A train_ae, train_vae or train_two_stage checkpoint");
+  app.add_option("--flow", flags.flow, "Autoencoder prior: a train_flow checkpoint");
+  app.add_option("--gmm", flags.gmm, "Autoencoder prior: a fit_gmm file (gmm.safetensors)");
+  app.add_option("--prior", flags.prior,
+                 "Autoencoder prior without a file: gaussian (full, fitted to the codes) or "
+                 "normal (N(0, I) on standardised codes)")
+      ->check(CLI::IsMember({"gaussian", "normal"}));
+  app.add_option("--codes", flags.codes, "The autoencoder's codes (`encode`), else computed");
+  app.add_option("--classifier", flags.classifier, "train_classifier weights: enables FID-FMNIST");
+  app.add_option("--samples", flags.samples, "Generated images for FID")->capture_default_str();
+  app.add_option("--mig-samples", flags.mig_samples, "Shapes images for MIG")
+      ->capture_default_str();
+  app.add_flag("--mig", flags.mig, "Compute MIG (the model must be trained on shapes)");
+  app.add_flag("--reference", flags.reference, "FID floor (train vs test) and ceiling (noise)");
+  app.add_option("--name", flags.name, "Row name stored in metrics.json");
+  app.add_option("--out", flags.out, "Output folder (metrics.json, samples.png)")
+      ->capture_default_str();
+  app.add_option("--batch", flags.batch, "Images per pass")->capture_default_str();
+  app.add_option("--seed", flags.seed, "Seed of the samples")->capture_default_str();
+  app.add_option("--threads", flags.threads, "CPU threads (0: OpenMP's default)");
+  apps::add_device_flag(app, flags.device);
+  apps::add_dataset_flags(app, flags.dataset);
+
+  return apps::run_main(app, argc, argv, [&] {
+    apps::configure_threads(flags.threads);
+    const Device device = apps::resolve_device(flags.device);
+    manual_seed(flags.seed);
+    std::optional<classifier::LoadedClassifier> extractor;
+    if (!flags.classifier.empty())
+      extractor = classifier::load_fmnist_classifier(flags.classifier, device);
+    if (flags.reference) {
+      KITE_CHECK(extractor, "evaluate --reference needs --classifier");
+      return run_reference(flags, *extractor, device);
+    }
+    KITE_CHECK(!flags.checkpoint.empty(), "evaluate: give --checkpoint (or --reference)");
+    const auto start = std::chrono::steady_clock::now();
+    const apps::LoadedCheckpoint header = apps::read_training_checkpoint(flags.checkpoint);
+    const std::string kind = header.state.kind;
+    apps::DatasetFlags dataset_flags = flags.dataset;
+    if (header.state.config.contains("dataset"))
+      dataset_flags = apps::override_dataset_flags(
+          app, apps::DatasetFlags::from_json(header.state.config["dataset"]), flags.dataset);
+    const apps::Datasets sets = apps::load_datasets(dataset_flags);
+
+    Evaluation e;
+    e.metrics["kind"] = kind;
+    e.metrics["checkpoint"] = flags.checkpoint;
+    std::shared_ptr<ae::Autoencoder> autoencoder;
+    std::optional<apps::LoadedFlow> flow;
+    std::optional<prior::Standardizer> standardizer;
+    if (kind == "autoencoder") {
+      autoencoder = apps::load_autoencoder(flags.checkpoint, device).model;
+      e.reconstruct = [autoencoder](const Tensor& x) { return autoencoder->forward(x); };
+      e.mig_codes = [autoencoder](const Tensor& x) { return autoencoder->encode(x); };
+      const int used = !flags.flow.empty() + !flags.gmm.empty() + !flags.prior.empty();
+      KITE_CHECK(used <= 1, "evaluate: give at most one of --flow, --gmm, --prior");
+      // Codes of the training and test sets (for fitted priors and the NLL).
+      Tensor train_codes, test_codes;
+      if (used == 1) {
+        if (!flags.codes.empty()) {
+          train_codes = load_codes(flags.codes, "codes_train");
+          test_codes = load_codes(flags.codes, "codes_test");
+        } else {
+          train_codes = apps::encode_images(*autoencoder, *sets.train, flags.batch, device);
+          test_codes = apps::encode_images(*autoencoder, *sets.test, flags.batch, device);
+        }
+      }
+      const double d = static_cast<double>(autoencoder->config().latent_dim);
+      if (!flags.flow.empty()) {
+        flow = apps::load_flow(flags.flow, device);
+        e.metrics["prior"] = "flow";
+        auto f = flow->model;
+        auto s = flow->standardizer;
+        const DType flow_dtype = s.mean.dtype();
+        e.generate = [f, s, autoencoder, flow_dtype, device](int64_t n, Generator* g) {
+          Tensor z = randn({n, f->config().dim}, flow_dtype, device, g);
+          return autoencoder->decode(to_dtype(s.inverse(f->inverse(z)), DType::Float32));
+        };
+        e.mig_codes_flow = [f, s, autoencoder, flow_dtype](const Tensor& x) {
+          return to_dtype(f->forward(s.forward(to_dtype(autoencoder->encode(x), flow_dtype))).z,
+                          DType::Float32);
+        };
+        Tensor test_s = s.forward(to_device(to_dtype(test_codes, flow_dtype), device));
+        e.metrics["latent_nll_per_dim"] =
+            flow::nll_per_dim(*f, test_s) - prior::Standardizer{to_device(s.mean, Device::cpu()),
+                                                                to_device(s.stddev, Device::cpu())}
+                                                    .log_det() /
+                                                d;
+      } else if (!flags.gmm.empty()) {
+        Checkpoint file = load_checkpoint(flags.gmm);
+        std::map<std::string, Tensor> tensors;
+        for (const auto& [name, t] : file.tensors)
+          if (name.rfind("gmm.", 0) == 0) tensors[name.substr(4)] = t;
+        auto gmm =
+            std::make_shared<prior::GaussianMixture>(prior::GaussianMixture::from_tensors(tensors));
+        e.metrics["prior"] = "gmm";
+        e.metrics["gmm_components"] = gmm->components();
+        e.generate = [gmm, autoencoder, device](int64_t n, Generator* g) {
+          return autoencoder->decode(to_device(gmm->sample(n, g, DType::Float32), device));
+        };
+        e.metrics["latent_nll_per_dim"] = -gmm->mean_log_likelihood(test_codes) / d;
+      } else if (flags.prior == "gaussian") {
+        auto gaussian =
+            std::make_shared<prior::FullGaussian>(prior::FullGaussian::fit(train_codes));
+        e.metrics["prior"] = "gaussian";
+        e.generate = [gaussian, autoencoder, device](int64_t n, Generator* g) {
+          return autoencoder->decode(
+              to_device(to_dtype(gaussian->sample(n, g), DType::Float32), device));
+        };
+        e.metrics["latent_nll_per_dim"] = -mean_of(gaussian->log_prob(test_codes)) / d;
+      } else if (flags.prior == "normal") {
+        standardizer = prior::Standardizer::fit(to_dtype(train_codes, DType::Float64));
+        auto s = *standardizer;
+        e.metrics["prior"] = "normal";
+        e.generate = [s, autoencoder, device](int64_t n, Generator* g) {
+          Tensor z = randn({n, s.mean.size(0)}, DType::Float64, Device::cpu(), g);
+          return autoencoder->decode(to_device(to_dtype(s.inverse(z), DType::Float32), device));
+        };
+        e.metrics["latent_nll_per_dim"] =
+            prior::standard_normal_nll_per_dim(s.forward(to_dtype(test_codes, DType::Float64))) -
+            s.log_det() / d;
+      }
+    } else if (kind == "vae") {
+      auto model = apps::load_vae(flags.checkpoint, device).model;
+      e.metrics["gamma"] = model->gamma();
+      e.metrics["beta"] = model->config().beta;
+      e.reconstruct = [model](const Tensor& x) { return model->reconstruct(x); };
+      e.generate = [model](int64_t n, Generator* g) { return model->sample(n, g); };
+      e.mig_codes = [model](const Tensor& x) { return model->encode(x).mean; };
+    } else if (kind == "two_stage_vae") {
+      auto model = apps::load_two_stage_vae(flags.checkpoint, device).model;
+      e.metrics["gamma"] = model->stage1->gamma();
+      e.metrics["stage2_gamma"] = model->stage2->gamma();
+      e.reconstruct = [model](const Tensor& x) { return model->stage1->reconstruct(x); };
+      e.generate = [model](int64_t n, Generator* g) { return model->sample(n, g); };
+      e.mig_codes = [model](const Tensor& x) { return model->stage1->encode(x).mean; };
+    } else {
+      KITE_FAIL("evaluate: " << flags.checkpoint << " is a '" << kind
+                             << "' checkpoint; expected autoencoder, vae or two_stage_vae");
+    }
+
+    // Reconstruction.
+    {
+      NoGradGuard no_grad;
+      apps::ReconstructionError error =
+          apps::reconstruction_error_of(e.reconstruct, *sets.test, flags.batch, device);
+      e.metrics["test_mse"] = error.mse;
+      e.metrics["test_mse_clipped"] = error.mse_clipped;
+      e.metrics["test_sse_per_image"] = error.sse_per_image;
+      e.metrics["test_images"] = error.images;
+      std::printf("test MSE %.5f per pixel (%.2f per image)\n", error.mse, error.sse_per_image);
+    }
+
+    // Samples: a grid of the first 64 and, with a classifier, FID-FMNIST.
+    std::filesystem::create_directories(flags.out);
+    if (e.generate) {
+      Generator generator(flags.seed);
+      std::vector<float> grid;
+      const int64_t shown = std::min<int64_t>(64, flags.samples);
+      if (extractor && sets.test->h == 28 && sets.test->c == 1) {
+        const auto fid_start = std::chrono::steady_clock::now();
+        metrics::FeatureStats test = feature_stats(*extractor->model, sets.test->n, flags.batch,
+                                                   device, from_set(*sets.test), "test features");
+        NoGradGuard no_grad;
+        metrics::FeatureStats fake = feature_stats(
+            *extractor->model, flags.samples, flags.batch, device,
+            [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples", &grid, shown);
+        const double fid = metrics::frechet_distance(fake.statistics(), test.statistics());
+        e.metrics["fid_fmnist"] = fid;
+        e.metrics["fid_samples"] = flags.samples;
+        e.metrics["fid_real_images"] = sets.test->n;
+        e.metrics["extractor_version"] = extractor->version;
+        e.metrics["fid_seconds"] = seconds_since(fid_start);
+        std::printf("FID-FMNIST %.3f (%lld samples vs %lld test images; extractor %s)\n", fid,
+                    static_cast<long long>(flags.samples), static_cast<long long>(sets.test->n),
+                    extractor->version.c_str());
+      } else {
+        NoGradGuard no_grad;
+        Tensor x =
+            contiguous(to_device(clamp(e.generate(shown, &generator), 0.0, 1.0), Device::cpu()));
+        grid.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+      }
+      data::write_image_grid(flags.out + "/samples.png", grid.data(), shown, sets.test->c,
+                             sets.test->h, sets.test->w, 8, 2, 0.5f);
+    }
+
+    // MIG on fresh shapes.
+    if (flags.mig || dataset_flags.name == "shapes") {
+      KITE_CHECK(dataset_flags.name == "shapes", "evaluate --mig: the model was trained on "
+                                                     << dataset_flags.name << ", not on shapes");
+      data::ShapesDataset shapes(sets.test->h);
+      // A window of the shapes stream that the training and test sets did not use.
+      const data::ImageSet set = shapes.sample(flags.mig_samples, 1, 5'000'000);
+      const int64_t f = static_cast<int64_t>(set.factor_names.size());
+      auto mig_of = [&](const std::function<Tensor(const Tensor&)>& encode) {
+        NoGradGuard no_grad;
+        std::vector<double> codes;
+        int64_t d = 0;
+        for (int64_t first = 0; first < set.n; first += flags.batch) {
+          const int64_t n = std::min(flags.batch, set.n - first);
+          Tensor z = to_device(encode(to_device(data::images_to_tensor(set, first, n), device)),
+                               Device::cpu());
+          d = z.size(1);
+          std::vector<double> v = to_double_vector(z);
+          codes.insert(codes.end(), v.begin(), v.end());
+        }
+        metrics::MigResult r = metrics::mutual_information_gap(codes, set.n, d, set.factors, f);
+        nlohmann::json per_factor = nlohmann::json::object();
+        for (int64_t k = 0; k < f; ++k)
+          per_factor[set.factor_names[k]] =
+              std::isnan(r.gaps[k]) ? nlohmann::json() : nlohmann::json(r.gaps[k]);
+        return std::pair{r.mig, per_factor};
+      };
+      auto [mig, per_factor] = mig_of(e.mig_codes);
+      e.metrics["mig"] = mig;
+      e.metrics["mig_per_factor"] = per_factor;
+      e.metrics["mig_samples"] = set.n;
+      std::printf("MIG %.4f (codes%s)\n", mig, kind == "autoencoder" ? " z" : ": posterior means");
+      if (e.mig_codes_flow) {
+        auto [mig_flow, per_factor_flow] = mig_of(e.mig_codes_flow);
+        e.metrics["mig_flow"] = mig_flow;
+        e.metrics["mig_flow_per_factor"] = per_factor_flow;
+        std::printf("MIG %.4f (flow output z')\n", mig_flow);
+      }
+    }
+    if (!flags.name.empty()) e.metrics["name"] = flags.name;
+    e.metrics["dataset"] = dataset_flags.to_json();
+    e.metrics["seconds"] = seconds_since(start);
+    apps::write_json_file(flags.out + "/metrics.json", e.metrics);
+    std::printf("wrote %s/metrics.json\n", flags.out.c_str());
+    return 0;
+  });
+}

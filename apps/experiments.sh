@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The paper's comparison on Fashion-MNIST, in one command: trains every model with the same
+# stage-1 architecture, latent size and step budget, generates samples from each, and writes
+# a results table (markdown + JSON):
+#
+#   model | test MSE | FID-FMNIST (samples vs test set) | latent NLL | MIG on shapes | training time
+#
+# Rows: decoupled AE + i-ResNet flow (ours), AE + GMM (RAE's ex-post density), AE + full
+# Gaussian, VAE (gamma 0.5), VAE (tuned gamma), beta-VAE, VAE with learnt gamma (stage 1 of
+# the 2-stage VAE), 2-stage VAE; plus the FID floor (training vs test images) and ceiling
+# (uniform noise). A separate run on synthetic shapes gives MIG (AE codes z, flow output z',
+# VAE means), and a gamma sweep gives the paper's Fig. 3 (reconstruction, KL and a picture of
+# the aggregate posterior per gamma).
+#
+#   apps/experiments.sh --quick            # smoke test: tiny subsets and models, minutes on 2 cores
+#   apps/experiments.sh                    # the full comparison (see apps/README.md for its time)
+#   apps/experiments.sh --device cuda      # far faster on a GPU
+#   AE_EPOCHS=10 TRAIN_LIMIT=20000 apps/experiments.sh   # other budgets: every knob below is an
+#                                                          # environment variable
+# Output: $OUT (default runs/experiments or runs/experiments_quick): results.md, results.json,
+# sweep/sweep.md, and one folder per model with its checkpoint, metrics and samples.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+device_flags=()
+out=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --device) device_flags=(--device "$2"); shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "experiments.sh: unknown flag $1 (use --quick, --device D, --out DIR)" >&2; exit 2 ;;
+  esac
+done
+
+if [[ $quick == 1 ]]; then
+  : "${OUT:=${out:-runs/experiments_quick}}"
+  : "${TRAIN_LIMIT:=512}" "${TEST_LIMIT:=256}" "${SAMPLES:=256}" "${CHANNELS:=16,32}" "${LATENT:=8}"
+  : "${AE_STEPS:=8}" "${BATCH:=32}" "${FLOW_EPOCHS:=1}" "${FLOW_BLOCKS:=2}" "${FLOW_HIDDEN:=16}"
+  : "${STAGE2_EPOCHS:=1}" "${STAGE2_HIDDEN:=32}" "${GMM_COMPONENTS:=3}"
+  : "${CLASSIFIER_EPOCHS:=1}" "${CLASSIFIER_LIMIT:=1024}"
+  : "${SHAPES_TRAIN:=256}" "${SHAPES_TEST:=64}" "${SHAPES_STEPS:=8}" "${MIG_SAMPLES:=512}"
+  : "${SWEEP:=0,0.1,1}" "${SWEEP_STEPS:=4}"
+else
+  : "${OUT:=${out:-runs/experiments}}"
+  : "${TRAIN_LIMIT:=0}" "${TEST_LIMIT:=0}" "${SAMPLES:=10000}" "${CHANNELS:=64,128}" "${LATENT:=32}"
+  : "${AE_EPOCHS:=2}" "${AE_STEPS:=0}" "${BATCH:=64}" "${FLOW_EPOCHS:=10}" "${FLOW_BLOCKS:=10}"
+  : "${FLOW_HIDDEN:=128}" "${STAGE2_EPOCHS:=10}" "${STAGE2_HIDDEN:=1024}" "${GMM_COMPONENTS:=10}"
+  : "${CLASSIFIER_EPOCHS:=3}" "${CLASSIFIER_LIMIT:=0}"
+  : "${SHAPES_TRAIN:=20000}" "${SHAPES_TEST:=2000}" "${SHAPES_STEPS:=600}" "${MIG_SAMPLES:=10000}"
+  : "${SWEEP:=0,0.001,0.01,0.1,1,10}" "${SWEEP_STEPS:=300}"
+fi
+: "${TUNED_GAMMA:=0.01}"  # about the per-pixel test MSE of the autoencoder: the ML value of gamma
+: "${BETA:=4}"
+: "${CLASSIFIER:=}"        # reuse trained classifier weights instead of training them here
+
+build_dir=${KITE_BUILD_DIR:-build}
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+  cmake --build "$build_dir" --parallel "$(nproc)" --target train_ae encode train_flow train_vae \
+    train_two_stage train_classifier fit_gmm evaluate experiments_table
+fi
+bin="$build_dir/apps"
+mkdir -p "$OUT/time"
+
+# Budget: --epochs N, or --steps N when AE_STEPS is set (the quick mode).
+if [[ "${AE_STEPS:-0}" != 0 ]]; then budget=(--steps "$AE_STEPS"); else budget=(--epochs "$AE_EPOCHS"); fi
+data=(--train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT")
+arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH")
+shapes=(--dataset shapes --image-size 32 --train-limit "$SHAPES_TRAIN" --test-limit "$SHAPES_TEST")
+shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --steps "$SHAPES_STEPS")
+
+# timed NAME command...: runs the command and records its wall time in $OUT/time/NAME (s).
+timed() {
+  local name=$1; shift
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@"
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000000 )) | awk '{printf "%.1f\n", $1 / 1000}' > "$OUT/time/$name"
+}
+t() { cat "$OUT/time/$1"; }
+sum_times() { local s=0; for n in "$@"; do s=$(awk -v a="$s" -v b="$(t "$n")" 'BEGIN{print a + b}'); done; echo "$s"; }
+step() { echo; echo "== $*"; }
+
+# 1. The feature extractor of FID-FMNIST.
+if [[ -z "$CLASSIFIER" ]]; then
+  step "classifier ($CLASSIFIER_EPOCHS epoch(s))"
+  "$bin/train_classifier" --out "$OUT/classifier" --epochs "$CLASSIFIER_EPOCHS" \
+    --train-limit "$CLASSIFIER_LIMIT" "${device_flags[@]}"
+  CLASSIFIER="$OUT/classifier/fmnist_classifier.safetensors"
+fi
+evaluate() { "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${device_flags[@]}" "$@"; }
+
+step "FID floor and ceiling"
+evaluate --reference "${data[@]}" --out "$OUT/eval/reference"
+
+# 2. Stage 1 autoencoder, shared by ours, AE + GMM and AE + Gaussian.
+step "autoencoder"
+timed ae "$bin/train_ae" --out "$OUT/ae" --overwrite "${data[@]}" "${arch[@]}" "${budget[@]}" "${device_flags[@]}"
+timed encode "$bin/encode" --checkpoint "$OUT/ae/last.safetensors" --out "$OUT/ae/codes.safetensors" "${device_flags[@]}"
+step "i-ResNet flow on the codes"
+timed flow "$bin/train_flow" --codes "$OUT/ae/codes.safetensors" --out "$OUT/flow" --epochs "$FLOW_EPOCHS" \
+  --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}"
+step "Gaussian mixture on the codes"
+timed gmm "$bin/fit_gmm" --codes "$OUT/ae/codes.safetensors" --out "$OUT/gmm" --components "$GMM_COMPONENTS"
+
+ae_eval=(--checkpoint "$OUT/ae/last.safetensors" --codes "$OUT/ae/codes.safetensors")
+step "evaluate: ours, AE + GMM, AE + Gaussian"
+evaluate "${ae_eval[@]}" --flow "$OUT/flow/best.safetensors" --name ours --out "$OUT/eval/ours"
+evaluate "${ae_eval[@]}" --gmm "$OUT/gmm/gmm.safetensors" --name ae_gmm --out "$OUT/eval/ae_gmm"
+evaluate "${ae_eval[@]}" --prior gaussian --name ae_gaussian --out "$OUT/eval/ae_gaussian"
+
+# 3. The VAEs, same architecture and budget.
+vae() {
+  local name=$1; shift
+  step "VAE: $name"
+  timed "$name" "$bin/train_vae" --out "$OUT/$name" "${data[@]}" "${arch[@]}" "${budget[@]}" "${device_flags[@]}" "$@"
+  evaluate --checkpoint "$OUT/$name/last.safetensors" --name "$name" --out "$OUT/eval/$name"
+}
+vae vae_gamma_0.5 --gamma 0.5
+vae vae_tuned --gamma "$TUNED_GAMMA"
+vae beta_vae --gamma "$TUNED_GAMMA" --beta "$BETA"
+vae vae_learnt_gamma --learn-gamma
+step "2-stage VAE: stage 2"
+timed two_stage "$bin/train_two_stage" --stage1 "$OUT/vae_learnt_gamma/last.safetensors" --out "$OUT/two_stage" \
+  --epochs "$STAGE2_EPOCHS" --hidden "$STAGE2_HIDDEN" "${device_flags[@]}"
+evaluate --checkpoint "$OUT/two_stage/last.safetensors" --name two_stage --out "$OUT/eval/two_stage"
+
+# 4. MIG on synthetic shapes (separate models, same recipe).
+step "shapes: autoencoder + flow, VAE, beta-VAE (MIG)"
+timed shapes_ae "$bin/train_ae" --out "$OUT/shapes/ae" --overwrite "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}"
+"$bin/encode" --checkpoint "$OUT/shapes/ae/last.safetensors" --out "$OUT/shapes/ae/codes.safetensors" "${device_flags[@]}"
+"$bin/train_flow" --codes "$OUT/shapes/ae/codes.safetensors" --out "$OUT/shapes/flow" --epochs "$FLOW_EPOCHS" \
+  --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}"
+"$bin/evaluate" --checkpoint "$OUT/shapes/ae/last.safetensors" --flow "$OUT/shapes/flow/best.safetensors" \
+  --mig --mig-samples "$MIG_SAMPLES" --out "$OUT/eval/shapes_ae" "${device_flags[@]}"
+for spec in "vae:--gamma $TUNED_GAMMA" "beta_vae:--gamma $TUNED_GAMMA --beta $BETA" \
+            "vae_gamma_0.5:--gamma 0.5" "vae_learnt_gamma:--learn-gamma"; do
+  name=${spec%%:*}
+  # shellcheck disable=SC2086
+  "$bin/train_vae" --out "$OUT/shapes/$name" "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}" ${spec#*:}
+  "$bin/evaluate" --checkpoint "$OUT/shapes/$name/last.safetensors" --mig --mig-samples "$MIG_SAMPLES" \
+    --out "$OUT/eval/shapes_$name" "${device_flags[@]}"
+done
+
+# 5. The paper's Fig. 3: a sweep over gamma.
+step "gamma sweep ($SWEEP)"
+"$bin/train_vae" --gamma-sweep "$SWEEP" --out "$OUT/sweep" "${data[@]}" "${arch[@]}" --steps "$SWEEP_STEPS" "${device_flags[@]}"
+
+# 6. The table.
+step "results"
+e="$OUT/eval"
+note="Budget: stage-1 models ${budget[*]} at batch $BATCH (train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks; stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model; MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
+"$bin/experiments_table" --out "$OUT/results" --reference "$e/reference/metrics.json" --note "$note" \
+  --row "decoupled AE + i-ResNet (ours);$e/ours/metrics.json;$(sum_times ae encode flow);$e/shapes_ae/metrics.json;mig_flow" \
+  --row "AE codes z (ours, before the flow);$e/ours/metrics.json;;$e/shapes_ae/metrics.json;mig" \
+  --row "AE + GMM ($GMM_COMPONENTS components);$e/ae_gmm/metrics.json;$(sum_times ae encode gmm);$e/shapes_ae/metrics.json;mig" \
+  --row "AE + full Gaussian;$e/ae_gaussian/metrics.json;$(sum_times ae encode);$e/shapes_ae/metrics.json;mig" \
+  --row "VAE (gamma 0.5);$e/vae_gamma_0.5/metrics.json;$(t vae_gamma_0.5);$e/shapes_vae_gamma_0.5/metrics.json;mig" \
+  --row "VAE (gamma $TUNED_GAMMA);$e/vae_tuned/metrics.json;$(t vae_tuned);$e/shapes_vae/metrics.json;mig" \
+  --row "beta-VAE (gamma $TUNED_GAMMA, beta $BETA);$e/beta_vae/metrics.json;$(t beta_vae);$e/shapes_beta_vae/metrics.json;mig" \
+  --row "VAE (learnt gamma = 2-stage stage 1);$e/vae_learnt_gamma/metrics.json;$(t vae_learnt_gamma);$e/shapes_vae_learnt_gamma/metrics.json;mig" \
+  --row "2-stage VAE;$e/two_stage/metrics.json;$(sum_times vae_learnt_gamma two_stage);$e/shapes_vae_learnt_gamma/metrics.json;mig"
+echo
+echo "Done: $OUT/results.md, $OUT/results.json, $OUT/sweep/sweep.md"
