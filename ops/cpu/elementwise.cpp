@@ -15,8 +15,11 @@ void unary_loop(const F& f, const Tensor& x, const Tensor& out) {
   const T* in = x.data_ptr<T>();
   const int64_t n = out.numel();
   if (x.is_contiguous()) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) o[i] = f(in[i]);
+    // A private copy of the functor: read through the shared reference, its parameters
+    // (a slope, a bound) may alias the output as far as GCC knows, and the loop stays scalar.
+    const F local = f;
+#pragma omp parallel for simd firstprivate(local) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) o[i] = local(in[i]);
     return;
   }
   const auto loop = make_strided_loop<2>(out.shape(), {out.strides(), x.strides()});
