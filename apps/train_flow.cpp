@@ -79,6 +79,7 @@ Tensor rows(const Tensor& codes, const std::vector<int64_t>& order, int64_t star
 
 int main(int argc, char** argv) {
   CLI::App app{"Stage 2 of the decoupled VAE: fit an i-ResNet flow to standardised latent codes"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.name("train_flow");
   Options o;
   apps::DistributedFlags dist_flags;

@@ -3,7 +3,7 @@
 //   CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
 //   -> "CUDA error cudaErrorInvalidValue (invalid argument) in cudaMemcpy(dst, src, n, ...)
 //       at cuda/backend.cpp:42"
-// (NCCL gets its own macro when the communicator lands.)
+// NCCL has its own, KITE_NCCL_CHECK, in nccl_communicator.h (the only file that calls NCCL).
 #pragma once
 
 #include <cublas_v2.h>

@@ -1,6 +1,8 @@
 // The tensor loader (see loader.h).
 #include "data/loader.h"
 
+#include <omp.h>
+
 #include <numeric>
 
 #include "engine/generator.h"
@@ -152,6 +154,10 @@ void DataLoader::start_epoch(int64_t epoch, int64_t skip_batches) {
 }
 
 void DataLoader::worker_loop() {
+  // The ops this thread calls (erasing, copies) would otherwise start an OpenMP team of their
+  // own next to the training thread's, and the two teams' spin-waits starve each other: a
+  // batch is small work, one thread does it in time.
+  omp_set_num_threads(1);
   try {
     while (true) {
       int64_t index;

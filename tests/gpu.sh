@@ -5,7 +5,9 @@
 #   2. configures and builds (Release, CUDA on, for this machine's GPU architecture),
 #   3. runs the GPU tests (ctest -L gpu),
 #   4. runs compute-sanitizer --tool memcheck on every GPU test binary,
-#   5. runs the GPU benchmarks that exist (bench_ops, bench_gemm, bench_conv with --device cuda).
+#   5. runs the GPU benchmarks that exist (bench_ops, bench_gemm, bench_conv, bench_models,
+#      bench_fid with --device cuda),
+#   6. runs NCCL with one rank per GPU (bench_allreduce, a short train_ae).
 # Logs go to the folder given as $1, else $OUT, else gpu-logs/; summary.txt lists each
 # step's exit status. Exits non-zero when any step failed.
 #
@@ -102,7 +104,7 @@ else
 fi
 
 # ---- 5. GPU benchmarks (those that exist, with --device cuda where they have the flag) ----
-for bench in bench_ops bench_gemm bench_conv; do
+for bench in bench_ops bench_gemm bench_conv bench_models bench_fid; do
   binary=$(find "$build" -type f -name "$bench" -perm -u+x | head -1)
   if [ -z "$binary" ]; then
     echo "$bench: not built (no apps/$bench.cpp yet)" | tee -a "$summary"
@@ -115,6 +117,18 @@ for bench in bench_ops bench_gemm bench_conv; do
     echo "$bench: no --device cuda yet; not run" | tee -a "$summary"
   fi
 done
+
+# ---- 6. NCCL on one rank (NCCL refuses two ranks on one GPU; more GPUs: raise -np) ----
+mpiexec=$(command -v mpirun || true)
+ngpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | wc -l)
+if [ -n "$mpiexec" ] && [ -x "$build/apps/bench_allreduce" ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  step nccl_allreduce "$mpiexec" --oversubscribe -np "${ngpu:-1}" "$build/apps/bench_allreduce" --device cuda
+  step nccl_train_ae "$mpiexec" --oversubscribe -np "${ngpu:-1}" "$build/apps/train_ae" --device cuda \
+    --dist nccl --steps 20 --train-limit 2048 --test-limit 512 --out "$log_dir/nccl_train_ae" --overwrite
+else
+  echo "nccl: mpirun or bench_allreduce missing; not run" | tee -a "$summary"
+fi
 
 echo "logs in $log_dir"
 cat "$summary"
