@@ -62,9 +62,18 @@ Tensor IResNet::nll_per_dim(const Tensor& x, const LogdetOptions& options) {
   return mean(log_prob(x, options)) * (-1.0 / static_cast<double>(config_.dim));
 }
 
-void IResNet::converge_spectral_norms(int iterations) {
+void IResNet::converge_spectral_norms(int max_iterations) {
+  constexpr int kChunk = 10;
   for (auto& block : blocks_)
-    for (auto& layer : block->layers()) layer->update_sigma(iterations);
+    for (auto& layer : block->layers()) {
+      double previous = layer->update_sigma(kChunk);
+      for (int done = kChunk; done < max_iterations; done += kChunk) {
+        const double current = layer->update_sigma(kChunk);
+        const bool settled = std::abs(current - previous) <= 1e-9 * std::abs(current);
+        previous = current;
+        if (settled) break;
+      }
+    }
 }
 
 std::vector<double> IResNet::spectral_norms(int iterations) {
