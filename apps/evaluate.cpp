@@ -44,6 +44,7 @@
 #include "models/metrics/feature_stats.h"
 #include "models/metrics/frechet_distance.h"
 #include "models/metrics/mig.h"
+#include "models/metrics/statistics_file.h"
 #include "models/prior/gaussian.h"
 #include "models/prior/gmm.h"
 #include "models/prior/standardizer.h"
@@ -319,8 +320,21 @@ int main(int argc, char** argv) {
         metrics::FeatureStats fake = feature_stats(
             *extractor->model, flags.samples, flags.batch, device,
             [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples", &grid, shown);
-        const double fid = metrics::frechet_distance(fake.statistics(), test.statistics());
-        e.metrics["fid_fmnist"] = fid;
+        // The statistics travel with the result: FID can be recomputed (or debugged) from them.
+        const nlohmann::json meta = {{"extractor", extractor->version}, {"checkpoint", flags.checkpoint}};
+        metrics::save_statistics_npz(flags.out + "/fid_stats_samples.npz", fake.statistics(), meta.dump());
+        metrics::save_statistics_npz(flags.out + "/fid_stats_test.npz", test.statistics(), meta.dump());
+        double fid = NAN;
+        try {
+          fid = metrics::frechet_distance(fake.statistics(), test.statistics());
+          e.metrics["fid_fmnist"] = fid;
+        } catch (const Error& error) {
+          // Reported, not hidden: the row shows n/a and the statistics files reproduce it.
+          e.metrics["fid_fmnist"] = nullptr;
+          e.metrics["fid_error"] = error.what();
+          std::fprintf(stderr, "evaluate: FID failed: %s (statistics in %s/fid_stats_*.npz)\n",
+                       error.what(), flags.out.c_str());
+        }
         e.metrics["fid_samples"] = flags.samples;
         e.metrics["fid_real_images"] = sets.test->n;
         e.metrics["extractor_version"] = extractor->version;
