@@ -321,9 +321,12 @@ int main(int argc, char** argv) {
             *extractor->model, flags.samples, flags.batch, device,
             [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples", &grid, shown);
         // The statistics travel with the result: FID can be recomputed (or debugged) from them.
-        const nlohmann::json meta = {{"extractor", extractor->version}, {"checkpoint", flags.checkpoint}};
-        metrics::save_statistics_npz(flags.out + "/fid_stats_samples.npz", fake.statistics(), meta.dump());
-        metrics::save_statistics_npz(flags.out + "/fid_stats_test.npz", test.statistics(), meta.dump());
+        const nlohmann::json meta = {{"extractor", extractor->version},
+                                     {"checkpoint", flags.checkpoint}};
+        metrics::save_statistics_npz(flags.out + "/fid_stats_samples.npz", fake.statistics(),
+                                     meta.dump());
+        metrics::save_statistics_npz(flags.out + "/fid_stats_test.npz", test.statistics(),
+                                     meta.dump());
         double fid = NAN;
         try {
           fid = metrics::frechet_distance(fake.statistics(), test.statistics());
