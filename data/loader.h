@@ -38,7 +38,7 @@ struct LoaderOptions {
   bool horizontal_flip = false;  // random left-right flips, p = 0.5
   // Random erasing (the paper's denoising input): `images` are erased, `targets` stay clean.
   bool random_erasing = false;
-  RandomErasingOptions erasing;
+  RandomErasingOptions erasing{};
 };
 
 struct Batch {

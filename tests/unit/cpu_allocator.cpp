@@ -20,7 +20,9 @@ TEST(CpuAllocator, SizeClassesWasteAtMostAnEighth) {
     const size_t c = cpu_size_class(n);
     EXPECT_GE(c, n);
     EXPECT_EQ(c % 64, 0u);
-    if (n > 4096) EXPECT_LE(c - n, n / 8) << n;
+    if (n > 4096) {
+      EXPECT_LE(c - n, n / 8) << n;
+    }
     EXPECT_EQ(cpu_size_class(c), c) << "a class is its own class";
   }
 }
