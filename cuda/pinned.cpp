@@ -30,6 +30,17 @@ PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
   return *this;
 }
 
+void* allocate_pinned_host(size_t nbytes) {
+  void* ptr = nullptr;
+  if (cudaHostAlloc(&ptr, nbytes, cudaHostAllocDefault) != cudaSuccess) {
+    cudaGetLastError();  // the CPU allocator reports the failure
+    return nullptr;
+  }
+  return ptr;
+}
+
+void free_pinned_host(void* ptr) { cudaFreeHost(ptr); }
+
 void upload_async(const PinnedBuffer& source, const Tensor& dst) {
   KITE_CHECK(dst.defined() && dst.device().is_cuda() && dst.is_contiguous(),
              "upload_async: destination must be a contiguous CUDA tensor, got " << describe(dst));

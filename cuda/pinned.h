@@ -32,6 +32,11 @@ class PinnedBuffer {
   size_t size_ = 0;
 };
 
+// cudaHostAlloc / cudaFreeHost for the CPU allocator's pinned blocks (engine/cpu_allocator.h,
+// registered at start-up by register.cpp); nullptr when the allocation fails.
+void* allocate_pinned_host(size_t nbytes);
+void free_pinned_host(void* ptr);
+
 // Queues a copy of dst.numel() elements (dst's dtype) from the start of `source` into dst, a
 // contiguous CUDA tensor, on the current stream, and returns without waiting.
 void upload_async(const PinnedBuffer& source, const Tensor& dst);

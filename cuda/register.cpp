@@ -7,6 +7,8 @@
 // "<op>: no kernel for device cuda:N" when called.
 #include "cuda/backend.h"
 #include "cuda/kernels.h"
+#include "cuda/pinned.h"
+#include "engine/cpu_allocator.h"
 
 namespace kite::cuda {
 namespace {
@@ -14,6 +16,7 @@ namespace {
 struct Registrar {
   Registrar() {
     register_backend(DeviceType::CUDA, &cuda_backend());
+    register_pinned_host_allocator(allocate_pinned_host, free_pinned_host);
     constexpr DeviceType kCuda = DeviceType::CUDA;
 
     unary_stub.set(kCuda, unary_kernel);

@@ -5,6 +5,7 @@
 
 #include <numeric>
 
+#include "engine/cpu_allocator.h"
 #include "engine/generator.h"
 #include "ops/factory.h"
 
@@ -93,6 +94,8 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
 Batch DataLoader::make_batch(const std::vector<int64_t>& indices, int64_t epoch,
                              int64_t batch_index) const {
   const int64_t b = static_cast<int64_t>(indices.size());
+  // Host tensors bound for a GPU are page-locked, so their copies are direct DMA transfers.
+  PinnedHostScope pinned(options_.device.is_cuda());
   Batch batch;
   batch.indices = indices;
   std::vector<uint8_t> flips;

@@ -7,6 +7,8 @@
 //   positions r, r + world, r + 2 world, ... of the shuffled order, so ranks are disjoint.
 // - Optional augmentations, drawn from Philox streams named by (seed, epoch, batch, rank):
 //   horizontal flips and random erasing (which keeps the clean images as targets).
+// - Host batches bound for a CUDA device are built in pinned (page-locked) memory
+//   (engine/cpu_allocator.h), so the copies to the GPU are direct DMA transfers.
 // - A background thread prepares the next batches (conversion, augmentation) while the
 //   caller trains on the current one.
 #pragma once

@@ -38,6 +38,10 @@ std::string mib(size_t bytes) {
   return text;
 }
 
+thread_local bool pinned_scope = false;
+PinnedAllocateFn pinned_allocate = nullptr;
+PinnedFreeFn pinned_free = nullptr;
+
 class CpuAllocator {
  public:
   static CpuAllocator& instance() {
@@ -48,65 +52,76 @@ class CpuAllocator {
 
   void* allocate(size_t nbytes) {
     const size_t size = cpu_size_class(nbytes);
+    const bool pinned = pinned_scope && pinned_allocate != nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++stats_.allocations;
-      auto it = free_blocks_.find(size);
-      if (it != free_blocks_.end() && !it->second.empty()) {
+      auto& lists = pinned ? pinned_free_blocks_ : free_blocks_;
+      auto it = lists.find(size);
+      if (it != lists.end() && !it->second.empty()) {
         void* ptr = it->second.back();
         it->second.pop_back();
         stats_.cached_bytes -= size;
         ++stats_.cache_hits;
-        hand_out(ptr, size);
+        hand_out(ptr, Block{size, pinned});
         return ptr;
       }
     }
-    void* ptr = std::aligned_alloc(kAlignment, size);
+    void* ptr = system_allocate(size, pinned);
     if (ptr == nullptr) {  // give the cache back and try once more
       empty_cache();
-      ptr = std::aligned_alloc(kAlignment, size);
+      ptr = system_allocate(size, pinned);
     }
-    KITE_CHECK(ptr != nullptr, "cpu: out of memory allocating " << nbytes << " bytes");
+    KITE_CHECK(ptr != nullptr, "cpu: out of memory allocating " << nbytes << " bytes"
+                                                                << (pinned ? " (pinned)" : ""));
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.system_allocations;
-    hand_out(ptr, size);
+    hand_out(ptr, Block{size, pinned});
     return ptr;
+  }
+
+  bool is_pinned(const void* ptr) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = blocks_.find(const_cast<void*>(ptr));
+    return it != blocks_.end() && it->second.pinned;
   }
 
   void deallocate(void* ptr) {
     if (ptr == nullptr) return;
     std::unique_lock<std::mutex> lock(mutex_);
-    auto it = sizes_.find(ptr);
-    if (it == sizes_.end()) {
+    auto it = blocks_.find(ptr);
+    if (it == blocks_.end()) {
       // Called from Storage's destructor, which must not throw: report and leak.
       std::fprintf(stderr, "kite cpu allocator: free of unknown pointer %p ignored\n", ptr);
       return;
     }
-    const size_t size = it->second;
-    sizes_.erase(it);
-    stats_.current_bytes -= size;
-    if (stats_.cached_bytes + size <= stats_.cache_limit_bytes) {
-      free_blocks_[size].push_back(ptr);
-      stats_.cached_bytes += size;
+    const Block block = it->second;
+    blocks_.erase(it);
+    stats_.current_bytes -= block.size;
+    if (stats_.cached_bytes + block.size <= stats_.cache_limit_bytes) {
+      (block.pinned ? pinned_free_blocks_ : free_blocks_)[block.size].push_back(ptr);
+      stats_.cached_bytes += block.size;
       return;
     }
     lock.unlock();
-    std::free(ptr);
+    system_free(ptr, block.pinned);
   }
 
   void release_until(size_t limit) {
-    std::vector<void*> released;
+    std::vector<std::pair<void*, bool>> released;  // (block, pinned)
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      for (auto& [size, blocks] : free_blocks_) {
-        while (stats_.cached_bytes > limit && !blocks.empty()) {
-          released.push_back(blocks.back());
-          blocks.pop_back();
-          stats_.cached_bytes -= size;
+      for (bool pinned : {false, true}) {
+        for (auto& [size, blocks] : pinned ? pinned_free_blocks_ : free_blocks_) {
+          while (stats_.cached_bytes > limit && !blocks.empty()) {
+            released.emplace_back(blocks.back(), pinned);
+            blocks.pop_back();
+            stats_.cached_bytes -= size;
+          }
         }
       }
     }
-    for (void* ptr : released) std::free(ptr);
+    for (auto [ptr, pinned] : released) system_free(ptr, pinned);
   }
 
   void empty_cache() { release_until(0); }
@@ -132,16 +147,32 @@ class CpuAllocator {
  private:
   CpuAllocator() { stats_.cache_limit_bytes = limit_from_environment(); }
 
+  struct Block {
+    size_t size;  // size class
+    bool pinned;
+  };
+
+  static void* system_allocate(size_t size, bool pinned) {
+    return pinned ? pinned_allocate(size) : std::aligned_alloc(kAlignment, size);
+  }
+  static void system_free(void* ptr, bool pinned) {
+    if (pinned)
+      pinned_free(ptr);
+    else
+      std::free(ptr);
+  }
+
   // Records a block as in use (mutex held).
-  void hand_out(void* ptr, size_t size) {
-    sizes_.emplace(ptr, size);
-    stats_.current_bytes += size;
+  void hand_out(void* ptr, Block block) {
+    blocks_.emplace(ptr, block);
+    stats_.current_bytes += block.size;
     if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
   }
 
+  using FreeLists = std::unordered_map<size_t, std::vector<void*>>;  // size class -> blocks
   std::mutex mutex_;
-  std::unordered_map<size_t, std::vector<void*>> free_blocks_;  // size class -> free blocks
-  std::unordered_map<void*, size_t> sizes_;                      // block in use -> size class
+  FreeLists free_blocks_, pinned_free_blocks_;
+  std::unordered_map<void*, Block> blocks_;  // blocks in use
   CpuAllocatorStats stats_;
 };
 
@@ -161,6 +192,25 @@ CpuAllocatorStats cpu_allocator_stats() { return CpuAllocator::instance().stats(
 void cpu_reset_peak_bytes() { CpuAllocator::instance().reset_peak(); }
 void cpu_empty_cache() { CpuAllocator::instance().empty_cache(); }
 void cpu_set_cache_limit(size_t bytes) { CpuAllocator::instance().set_limit(bytes); }
+
+void register_pinned_host_allocator(PinnedAllocateFn allocate, PinnedFreeFn free) {
+  KITE_CHECK((allocate == nullptr) == (free == nullptr),
+             "register_pinned_host_allocator: give both functions or neither");
+  pinned_allocate = allocate;
+  pinned_free = free;
+}
+
+std::pair<PinnedAllocateFn, PinnedFreeFn> registered_pinned_host_allocator() {
+  return {pinned_allocate, pinned_free};
+}
+
+bool pinned_host_available() { return pinned_allocate != nullptr; }
+
+bool cpu_is_pinned(const void* ptr) { return CpuAllocator::instance().is_pinned(ptr); }
+
+PinnedHostScope::PinnedHostScope(bool enabled) : previous_(pinned_scope) { pinned_scope = enabled; }
+
+PinnedHostScope::~PinnedHostScope() { pinned_scope = previous_; }
 
 std::string format_cpu_allocator_stats() {
   const CpuAllocatorStats s = cpu_allocator_stats();

@@ -16,14 +16,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace kite {
 
 struct CpuAllocatorStats {
-  size_t current_bytes = 0;      // in blocks handed out to tensors now (rounded sizes)
-  size_t peak_bytes = 0;         // the most current_bytes has been (since the last reset)
-  size_t cached_bytes = 0;       // in free blocks kept for reuse
-  size_t cache_limit_bytes = 0;  // the most cached_bytes may reach
+  size_t current_bytes = 0;         // in blocks handed out to tensors now (rounded sizes)
+  size_t peak_bytes = 0;            // the most current_bytes has been (since the last reset)
+  size_t cached_bytes = 0;          // in free blocks kept for reuse
+  size_t cache_limit_bytes = 0;     // the most cached_bytes may reach
   uint64_t system_allocations = 0;  // blocks obtained from the system
   uint64_t allocations = 0;         // allocation requests
   uint64_t cache_hits = 0;          // requests served from a free block
@@ -44,5 +45,32 @@ std::string format_cpu_allocator_stats();
 
 // The size class of a request (exposed for tests).
 size_t cpu_size_class(size_t nbytes);
+
+// ---- Page-locked ("pinned") host memory ----
+// A host-to-GPU copy from pinned memory is a direct DMA instead of a staged copy through the
+// driver's own pinned buffer. The CUDA library registers how to get such memory (cudaHostAlloc /
+// cudaFreeHost); the engine itself knows nothing of CUDA. Inside a PinnedHostScope, CPU tensors
+// are allocated pinned (when an allocator is registered; otherwise as usual). Pinned blocks are
+// cached in free lists of their own and freed through the registered function.
+using PinnedAllocateFn = void* (*)(size_t nbytes);  // nullptr on failure
+using PinnedFreeFn = void (*)(void* ptr);
+// Give both or neither (nullptr: no pinned memory). Swap only while no pinned block is
+// allocated or cached (call cpu_empty_cache first): blocks are freed by the current function.
+void register_pinned_host_allocator(PinnedAllocateFn allocate, PinnedFreeFn free);
+std::pair<PinnedAllocateFn, PinnedFreeFn> registered_pinned_host_allocator();
+bool pinned_host_available();
+// Whether `ptr` (a block handed out by the CPU allocator) is pinned.
+bool cpu_is_pinned(const void* ptr);
+
+class PinnedHostScope {
+ public:
+  explicit PinnedHostScope(bool enabled = true);
+  ~PinnedHostScope();
+  PinnedHostScope(const PinnedHostScope&) = delete;
+  PinnedHostScope& operator=(const PinnedHostScope&) = delete;
+
+ private:
+  bool previous_;
+};
 
 }  // namespace kite

@@ -2,6 +2,8 @@
 // steady-state loop of tensor ops that asks the system for no new memory.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "engine/cpu_allocator.h"
 #include "engine/tensor.h"
 #include "ops/ops.h"
@@ -83,6 +85,61 @@ TEST(CpuAllocator, SteadyStateLoopMakesNoSystemAllocation) {
   const uint64_t system = cpu_allocator_stats().system_allocations;
   for (int i = 0; i < 5; ++i) step();
   EXPECT_EQ(cpu_allocator_stats().system_allocations, system);
+}
+
+// A stand-in for cudaHostAlloc / cudaFreeHost that counts its calls, so the routing through
+// PinnedHostScope, the pinned free lists and the final free are checked without a GPU.
+int fake_pinned_allocations = 0, fake_pinned_frees = 0;
+void* fake_pinned_allocate(size_t nbytes) {
+  ++fake_pinned_allocations;
+  return std::aligned_alloc(64, nbytes);
+}
+void fake_pinned_free(void* ptr) {
+  ++fake_pinned_frees;
+  std::free(ptr);
+}
+
+TEST(CpuAllocator, PinnedScopeRoutesToTheRegisteredAllocator) {
+  // The CUDA library (when linked) registered cudaHostAlloc; stand in for it, then restore.
+  const auto real = registered_pinned_host_allocator();
+  cpu_empty_cache();
+  register_pinned_host_allocator(fake_pinned_allocate, fake_pinned_free);
+  cpu_set_cache_limit(size_t{256} << 20);
+  const size_t odd_size = 3 * 1000 * 1000 + 17;  // a class no other test uses
+  void* plain = cpu_allocate(odd_size);
+  EXPECT_FALSE(cpu_is_pinned(plain));
+  EXPECT_EQ(fake_pinned_allocations, 0);
+  void* pinned = nullptr;
+  {
+    PinnedHostScope scope;
+    pinned = cpu_allocate(odd_size);
+    PinnedHostScope off(false);  // nested scopes restore the outer setting
+    void* inner = cpu_allocate(odd_size);
+    EXPECT_FALSE(cpu_is_pinned(inner));
+    cpu_deallocate(inner);
+  }
+  EXPECT_TRUE(cpu_is_pinned(pinned));
+  EXPECT_EQ(fake_pinned_allocations, 1);
+  // A freed pinned block serves the next pinned request, never a plain one.
+  cpu_deallocate(pinned);
+  void* plain_again = cpu_allocate(odd_size);
+  EXPECT_NE(plain_again, pinned);
+  EXPECT_FALSE(cpu_is_pinned(plain_again));
+  {
+    PinnedHostScope scope;
+    void* reused = cpu_allocate(odd_size);
+    EXPECT_EQ(reused, pinned);
+    EXPECT_EQ(fake_pinned_allocations, 1);
+    // Tensors made in the scope live in pinned memory.
+    Tensor t = Tensor::empty({1000}, DType::Float32);
+    EXPECT_TRUE(cpu_is_pinned(t.data_ptr<float>()));
+    cpu_deallocate(reused);
+  }
+  cpu_deallocate(plain);
+  cpu_deallocate(plain_again);
+  cpu_empty_cache();  // pinned blocks go back through the registered free
+  EXPECT_EQ(fake_pinned_frees, fake_pinned_allocations);
+  register_pinned_host_allocator(real.first, real.second);
 }
 
 TEST(CpuAllocator, UnknownPointerIsIgnoredNotFreed) {
