@@ -5,11 +5,17 @@
 //
 // Writes into --out: fmnist_classifier.safetensors (weights only; its SHA-256 is the
 // extractor's version), log.jsonl, metrics.json (test accuracy per epoch, the version).
+//
+// Runs data parallel under `mpirun -np N` (apps/common/distributed.h): --batch is the global
+// batch, and only rank 0 prints and writes files.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
+#include "apps/common/distributed.h"
 #include "apps/common/main.h"
 #include "apps/common/metrics_log.h"
 #include "apps/common/progress.h"
@@ -27,6 +33,7 @@ using namespace kite;
 
 struct Flags {
   apps::CommonFlags common;
+  apps::DistributedFlags dist;
   apps::DatasetFlags dataset;
   int64_t epochs = 3, batch = 128, eval_batch = 1000;
   double lr = 2e-3;
@@ -48,13 +55,17 @@ double test_accuracy(classifier::FmnistClassifier& model, const data::ImageSet& 
 
 int run(Flags& flags) {
   apps::configure_threads(flags.common.threads);
-  const Device device = apps::resolve_device(flags.common.device);
-  manual_seed(flags.common.seed);
+  // Data parallel under mpirun (world size 1 otherwise): --batch is the global batch.
+  const apps::Distributed dist =
+      apps::setup_distributed(flags.dist, apps::resolve_device(flags.common.device));
+  const Device device = dist.device;
+  // Training-time randomness (dropout) differs per rank; initialisation has its own stream.
+  manual_seed(dist.rank_seed(flags.common.seed));
   const apps::Datasets sets = apps::load_datasets(flags.dataset);
   KITE_CHECK(
       sets.train->h == 28 && sets.train->c == 1 && !sets.train->labels.empty(),
       "train_classifier: needs labelled 28x28 gray images (fashion-mnist), got " << sets.name);
-  std::filesystem::create_directories(flags.common.out);
+  if (dist.is_root()) std::filesystem::create_directories(flags.common.out);
 
   Generator init(flags.common.seed);
   classifier::FmnistClassifier model(DType::Float32, &init);
@@ -63,7 +74,9 @@ int run(Flags& flags) {
   adam.lr = flags.lr;
   optim::Adam optimizer(model.parameters(), adam);
   data::LoaderOptions options;
-  options.batch_size = flags.batch;
+  options.batch_size = dist.local_batch(flags.batch);
+  options.rank = dist.rank;
+  options.world_size = dist.world_size;
   options.seed = flags.common.seed;
   options.device = device;
   options.horizontal_flip = true;  // clothes are left-right symmetric enough; helps a little
@@ -71,8 +84,11 @@ int run(Flags& flags) {
   const int64_t per_epoch = loader.batches_per_epoch();
   // Cosine decay to 5% over the run: the last epoch settles at a small learning rate.
   optim::CosineLr schedule(flags.lr, flags.lr * 0.05, per_epoch * flags.epochs);
+  // Rank 0's weights on every rank; gradients averaged over the ranks.
+  const std::unique_ptr<nn::DataParallel> parallel = dist.make_data_parallel(model);
 
-  apps::MetricsLog log(flags.common.out + "/log.jsonl");
+  std::optional<apps::MetricsLog> log;  // rank 0 only
+  if (dist.is_root()) log.emplace(flags.common.out + "/log.jsonl");
   nlohmann::json per_epoch_accuracy = nlohmann::json::array();
   const auto start = std::chrono::steady_clock::now();
   double accuracy = 0;
@@ -86,10 +102,13 @@ int run(Flags& flags) {
     while (std::optional<data::Batch> batch = loader.next()) {
       Tensor loss = cross_entropy(model.forward(batch->images), batch->labels);
       optimizer.zero_grad();
-      loss.backward();
+      parallel->backward(loss);
       optim::apply_schedule(optimizer, schedule);
       optimizer.step();
-      const double value = to_device(loss, Device::cpu()).item<double>();
+      // The global batch's loss: the mean of the ranks' equal shares.
+      std::vector<double> reduced = {to_device(loss, Device::cpu()).item<double>()};
+      dist.average(reduced);
+      const double value = reduced[0];
       KITE_CHECK(std::isfinite(value), "train_classifier: the loss is " << value);
       running = seen++ == 0 ? value : 0.98 * running + 0.02 * value;
       char postfix[64];
@@ -100,7 +119,8 @@ int run(Flags& flags) {
     model.eval();
     accuracy = test_accuracy(model, *sets.test, flags.eval_batch, device);
     per_epoch_accuracy.push_back(accuracy);
-    log.write({{"epoch", epoch + 1}, {"train_loss", running}, {"test_accuracy", accuracy}});
+    if (log)
+      log->write({{"epoch", epoch + 1}, {"train_loss", running}, {"test_accuracy", accuracy}});
     std::fprintf(stderr, "epoch %lld: test accuracy %.4f\n", static_cast<long long>(epoch + 1),
                  accuracy);
   }
@@ -111,15 +131,17 @@ int run(Flags& flags) {
                          {"epochs", flags.epochs},
                          {"train_images", sets.train->n},
                          {"test_images", sets.test->n}};
+  if (!dist.is_root()) return 0;
   model.to(Device::cpu());
   classifier::save_fmnist_classifier(weights, model, info.dump());
   const classifier::LoadedClassifier loaded =
       classifier::load_fmnist_classifier(weights, Device::cpu());
   nlohmann::json metrics = {
-      {"test_accuracy", accuracy},   {"test_accuracy_per_epoch", per_epoch_accuracy},
-      {"version", loaded.version},   {"weights", weights},
-      {"train_seconds", seconds},    {"train_images", sets.train->n},
-      {"test_images", sets.test->n}, {"feature_dim", classifier::kFmnistFeatureDim}};
+      {"test_accuracy", accuracy},     {"test_accuracy_per_epoch", per_epoch_accuracy},
+      {"version", loaded.version},     {"weights", weights},
+      {"train_seconds", seconds},      {"train_images", sets.train->n},
+      {"test_images", sets.test->n},   {"feature_dim", classifier::kFmnistFeatureDim},
+      {"world_size", dist.world_size}, {"sync_bn", flags.dist.sync_bn}};
   apps::write_json_file(flags.common.out + "/metrics.json", metrics);
   std::fprintf(stderr, "train_classifier: test accuracy %.4f; wrote %s (version %s); %.0f s\n",
                accuracy, weights.c_str(), loaded.version.c_str(), seconds);
@@ -133,15 +155,18 @@ int main(int argc, char** argv) {
   app.name("train_classifier");
   Flags flags;
   apps::add_common_flags(app, flags.common, "runs/classifier");
+  apps::add_distributed_flags(app, flags.dist);
   apps::add_dataset_flags(app, flags.dataset);
   app.add_option("--epochs", flags.epochs, "Epochs")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--batch", flags.batch, "Batch size")
+  app.add_option("--batch", flags.batch, "Global batch size (split over the ranks)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--lr", flags.lr, "Peak Adam learning rate (cosine decay)")->capture_default_str();
   app.add_option("--eval-batch", flags.eval_batch, "Batch size of the test pass")
       ->capture_default_str();
-  return apps::run_main(app, argc, argv, [&] { return run(flags); });
+  return apps::run_main(app, argc, argv, [&] {
+    return apps::run_distributed("train_classifier", [&] { return run(flags); });
+  });
 }

@@ -8,12 +8,20 @@
 //
 // Writes into --out: last.safetensors (kind "two_stage_vae": both stages), log.jsonl,
 // metrics.json (stage-2 loss parts on the test codes, both gammas, training time).
+//
+// Runs data parallel under `mpirun -np N` (apps/common/distributed.h): --batch is the global
+// batch (rank r takes every N-th row of each epoch's order), only rank 0 prints and writes
+// files. Stage 2's log gamma_z is a parameter of stage 2, so its gradient is averaged with the
+// networks'. Every rank encodes the whole training set once (stage 1 is the same everywhere).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <numeric>
+#include <optional>
 
+#include "apps/common/distributed.h"
 #include "apps/common/main.h"
 #include "apps/common/metrics_log.h"
 #include "apps/common/progress.h"
@@ -33,6 +41,7 @@ struct Flags {
   double lr = 5e-4, gamma_lr = 1e-2;
   uint64_t seed = 0;
   int threads = 0;
+  apps::DistributedFlags dist;
   apps::DatasetFlags dataset;
 };
 
@@ -51,8 +60,11 @@ std::vector<int64_t> shuffled(int64_t n, uint64_t seed, int64_t epoch) {
 
 int run(const CLI::App& app, Flags& flags) {
   apps::configure_threads(flags.threads);
-  const Device device = apps::resolve_device(flags.device);
-  std::filesystem::create_directories(flags.out);
+  // Data parallel under mpirun (world size 1 otherwise): --batch is the global batch.
+  const apps::Distributed dist =
+      apps::setup_distributed(flags.dist, apps::resolve_device(flags.device));
+  const Device device = dist.device;
+  if (dist.is_root()) std::filesystem::create_directories(flags.out);
   apps::LoadedVae first = apps::load_vae(flags.stage1, device);
   const vae::VaeConfig stage1_config = first.model->config();
   KITE_CHECK(stage1_config.learn_gamma,
@@ -92,24 +104,43 @@ int run(const CLI::App& app, Flags& flags) {
   AdamParams gamma_adam;
   gamma_adam.lr = flags.gamma_lr;
   optim::Adam gamma_optimizer({model->stage2->log_gamma}, gamma_adam);
-  Generator noise(flags.seed ^ 0x5ec0ddull);
+  // Code re-draws and the loss's noise: a distinct stream per rank (rank 0's is a 1-process
+  // run's).
+  Generator noise(dist.rank_seed(flags.seed ^ 0x5ec0ddull));
+  // Rank 0's weights on every rank; stage 2's gradients (log gamma_z's too) averaged.
+  const std::unique_ptr<nn::DataParallel> parallel = dist.make_data_parallel(*model->stage2);
 
-  const int64_t n = train_mean.size(0);
-  const int64_t per_epoch = (n + flags.batch - 1) / flags.batch;
-  apps::MetricsLog log(flags.out + "/log.jsonl");
+  // Every rank gets the same number of rows (the tail that does not divide evenly is
+  // dropped), so all ranks run the same steps; one rank is the whole set.
+  const int64_t rows_per_rank = train_mean.size(0) / dist.world_size;
+  KITE_CHECK(rows_per_rank > 0, "train_two_stage: " << train_mean.size(0)
+                                                    << " training codes are too few for "
+                                                    << dist.world_size << " ranks");
+  const int64_t local_batch = dist.local_batch(flags.batch);
+  const int64_t per_epoch = (rows_per_rank + local_batch - 1) / local_batch;
+  std::optional<apps::MetricsLog> log;  // rank 0 only
+  if (dist.is_root()) log.emplace(flags.out + "/log.jsonl");
   apps::install_interrupt_handler();
   const auto start = std::chrono::steady_clock::now();
   int64_t step = 0;
-  for (int64_t epoch = 0; epoch < flags.epochs && !apps::interrupt_requested(); ++epoch) {
-    std::vector<int64_t> order = shuffled(n, flags.seed, epoch);
+  bool interrupted = false;  // on any rank, so that all ranks stop at the same step
+  for (int64_t epoch = 0; epoch < flags.epochs && !interrupted; ++epoch) {
+    // This rank's rows: positions rank, rank + N, ... of the epoch's order, so a global batch
+    // holds the same rows as a 1-process run's batch.
+    const std::vector<int64_t> order = shuffled(train_mean.size(0), flags.seed, epoch);
+    std::vector<int64_t> mine;
+    mine.reserve(rows_per_rank);
+    for (int64_t i = dist.rank; i < rows_per_rank * dist.world_size; i += dist.world_size)
+      mine.push_back(order[i]);
     apps::ProgressBar bar(
         "stage 2 epoch " + std::to_string(epoch + 1) + "/" + std::to_string(flags.epochs),
         per_epoch, "step");
-    for (int64_t b = 0; b < per_epoch && !apps::interrupt_requested(); ++b) {
-      const int64_t first_row = b * flags.batch, count = std::min(flags.batch, n - first_row);
+    for (int64_t b = 0; b < per_epoch && !interrupted; ++b) {
+      const int64_t first_row = b * local_batch,
+                    count = std::min(local_batch, rows_per_rank - first_row);
       Tensor index = to_device(
           Tensor::from_vector(
-              std::vector<int64_t>(order.begin() + first_row, order.begin() + first_row + count),
+              std::vector<int64_t>(mine.begin() + first_row, mine.begin() + first_row + count),
               {count}),
           device);
       // Codes re-drawn from q(z|x) every time a row is used.
@@ -122,20 +153,27 @@ int run(const CLI::App& app, Flags& flags) {
       vae::VaeLoss loss = model->stage2->loss(z, &noise);
       optimizer.zero_grad();
       gamma_optimizer.zero_grad();
-      loss.total.backward();
+      parallel->backward(loss.total);
       optimizer.step();
       gamma_optimizer.step();
-      const double value = to_device(loss.total, Device::cpu()).item<double>();
+      // The global batch's loss parts (the mean of the ranks' equal shares).
+      std::vector<double> reduced = {to_device(loss.total, Device::cpu()).item<double>(), loss.kl,
+                                     loss.sse, apps::interrupt_requested() ? 1.0 : 0.0};
+      dist.average(reduced);
+      const double value = reduced[0];
+      loss.kl = reduced[1];
+      loss.sse = reduced[2];
+      interrupted = reduced[3] > 0;
       KITE_CHECK(std::isfinite(value),
                  "train_two_stage: the loss is " << value << " at step " << step + 1);
       ++step;
-      if (step % flags.log_every == 0)
-        log.write({{"step", step},
-                   {"epoch", epoch + 1},
-                   {"loss", value},
-                   {"kl", loss.kl},
-                   {"sse", loss.sse},
-                   {"gamma_z", loss.gamma}});
+      if (log && step % flags.log_every == 0)
+        log->write({{"step", step},
+                    {"epoch", epoch + 1},
+                    {"loss", value},
+                    {"kl", loss.kl},
+                    {"sse", loss.sse},
+                    {"gamma_z", loss.gamma}});
       char postfix[128];
       std::snprintf(postfix, sizeof postfix, "loss=%.4f kl=%.2f gamma_z=%.3g", value, loss.kl,
                     loss.gamma);
@@ -173,6 +211,7 @@ int run(const CLI::App& app, Flags& flags) {
                     {"gamma_lr", flags.gamma_lr},
                     {"epochs", flags.epochs}}},
                   {"seed", flags.seed}};
+  if (!dist.is_root()) return 0;
   save_checkpoint(flags.out + "/last.safetensors",
                   apps::make_training_checkpoint(*model, &optimizer, state));
   nlohmann::json metrics = {{"stage1_gamma", model->stage1->gamma()},
@@ -181,6 +220,7 @@ int run(const CLI::App& app, Flags& flags) {
                             {"stage2_test_sse_per_code", test_sse},
                             {"steps", step},
                             {"train_seconds", train_seconds},
+                            {"world_size", dist.world_size},
                             {"checkpoint", flags.out + "/last.safetensors"},
                             {"config", state.config}};
   apps::write_json_file(flags.out + "/metrics.json", metrics);
@@ -201,11 +241,12 @@ int main(int argc, char** argv) {
   app.add_option("--stage1", flags.stage1, "A train_vae --learn-gamma checkpoint")->required();
   app.add_option("--out", flags.out, "Output folder")->capture_default_str();
   apps::add_device_flag(app, flags.device);
+  apps::add_distributed_flags(app, flags.dist);
   apps::add_dataset_flags(app, flags.dataset);
   app.add_option("--epochs", flags.epochs, "Epochs over the training codes")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--batch", flags.batch, "Batch size")
+  app.add_option("--batch", flags.batch, "Global batch size (split over the ranks)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--lr", flags.lr, "Adam learning rate of the MLPs")->capture_default_str();
@@ -221,5 +262,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", flags.seed, "Seed")->capture_default_str();
   app.add_option("--threads", flags.threads, "CPU threads (0: OpenMP's default)");
-  return apps::run_main(app, argc, argv, [&] { return run(app, flags); });
+  return apps::run_main(app, argc, argv, [&] {
+    return apps::run_distributed("train_two_stage", [&] { return run(app, flags); });
+  });
 }

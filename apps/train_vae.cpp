@@ -14,15 +14,22 @@
 // of a Gaussian fitted to the aggregate posterior from N(0, I), training time) and
 // posterior.png: samples z ~ q(z|x) of test images on the two most active latent axes.
 // A sweep writes one such folder per gamma (gamma_<g>/) and sweep.json + sweep.md.
+//
+// Runs data parallel under `mpirun -np N` (apps/common/distributed.h): --batch is the global
+// batch, and only rank 0 prints and writes files. A learnt log gamma is a parameter of the
+// model, so its gradient is averaged over the ranks with the networks'.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
+#include "apps/common/distributed.h"
 #include "apps/common/latent_plot.h"
 #include "apps/common/main.h"
 #include "apps/common/metrics_log.h"
@@ -42,6 +49,7 @@ namespace fs = std::filesystem;
 
 struct Flags {
   apps::CommonFlags common;
+  apps::DistributedFlags dist;
   apps::DatasetFlags dataset;
   double gamma = 1.0, beta = 1.0, lr = 2e-4, gamma_lr = 1e-2;
   bool learn_gamma = false;
@@ -86,16 +94,17 @@ double fitted_gaussian_kl_from_standard_normal(const Tensor& codes) {
   return 0.5 * (trace + norm2 - static_cast<double>(d) - log_det);
 }
 
-nlohmann::json train_one(const Flags& flags, const apps::Datasets& sets, double gamma,
-                         const std::string& out) {
-  const Device device = apps::resolve_device(flags.common.device);
-  fs::create_directories(out);
+nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
+                         const apps::Datasets& sets, double gamma, const std::string& out) {
+  const Device device = dist.device;
+  if (dist.is_root()) fs::create_directories(out);
   vae::VaeConfig config{architecture_for(flags, *sets.train), gamma, flags.learn_gamma, flags.beta};
   if (config.learn_gamma && config.gamma == 0) config.gamma = 1.0;  // log gamma starts at 0
   config.validate();
 
   Generator init_generator(flags.common.seed);
-  Generator noise(flags.common.seed ^ 0x7a11ce5eedull);
+  // Reparameterisation noise: a distinct stream per rank (rank 0's is a 1-process run's).
+  Generator noise(dist.rank_seed(flags.common.seed ^ 0x7a11ce5eedull));
   auto model = std::make_shared<vae::Vae>(config, DType::Float32, &init_generator);
   model->to(device);
   model->train();
@@ -111,12 +120,17 @@ nlohmann::json train_one(const Flags& flags, const apps::Datasets& sets, double 
   }
 
   data::LoaderOptions loader_options;
-  loader_options.batch_size = flags.batch;
+  loader_options.batch_size = dist.local_batch(flags.batch);
+  loader_options.rank = dist.rank;
+  loader_options.world_size = dist.world_size;
   loader_options.seed = flags.common.seed;
   loader_options.device = device;
   data::DataLoader loader(sets.train, loader_options);
   const int64_t per_epoch = loader.batches_per_epoch();
   const int64_t total = flags.steps > 0 ? flags.steps : flags.epochs * per_epoch;
+  // Rank 0's weights on every rank; gradients (log gamma's too) averaged over the ranks. One
+  // per model of a sweep.
+  const std::unique_ptr<nn::DataParallel> parallel = dist.make_data_parallel(*model);
 
   nlohmann::json run_config = {
       {"model", apps::vae_config_to_json(config)},
@@ -124,42 +138,56 @@ nlohmann::json train_one(const Flags& flags, const apps::Datasets& sets, double 
        {{"batch", flags.batch}, {"lr", flags.lr}, {"gamma_lr", flags.gamma_lr}, {"steps", total}}},
       {"dataset", flags.dataset.to_json()},
       {"seed", flags.common.seed}};
-  std::fprintf(stderr, "train_vae: gamma %s%g, beta %g, %s, %lld steps (%lld per epoch)\n",
+  dist.check_same("training settings", run_config.dump());
+  std::fprintf(stderr,
+               "train_vae: gamma %s%g, beta %g, %s, %s, batch %lld, %lld steps (%lld per epoch)\n",
                config.learn_gamma ? "learnt from " : "", config.gamma, config.beta,
-               config.architecture.describe().c_str(), static_cast<long long>(total),
+               config.architecture.describe().c_str(), dist.describe().c_str(),
+               static_cast<long long>(flags.batch), static_cast<long long>(total),
                static_cast<long long>(per_epoch));
 
-  apps::MetricsLog log(out + "/log.jsonl");
+  std::optional<apps::MetricsLog> log;  // rank 0 only
+  if (dist.is_root()) log.emplace(out + "/log.jsonl");
   apps::install_interrupt_handler();
   const auto start = std::chrono::steady_clock::now();
   int64_t step = 0, epoch = 0;
   vae::VaeLoss last;
-  while (step < total && !apps::interrupt_requested()) {
+  double last_value = NAN;
+  bool interrupted = false;  // on any rank, so that all ranks stop at the same step
+  while (step < total && !interrupted) {
     loader.start_epoch(epoch);
     apps::ProgressBar bar("gamma " +
                               (config.learn_gamma ? std::string("learnt") : std::to_string(gamma)) +
                               " epoch " + std::to_string(epoch + 1),
                           std::min(per_epoch, total - step), "step");
-    while (step < total && !apps::interrupt_requested()) {
+    while (step < total && !interrupted) {
       std::optional<data::Batch> batch = loader.next();
       if (!batch) break;
       last = model->loss(batch->images, &noise);
       optimizer.zero_grad();
       if (gamma_optimizer) gamma_optimizer->zero_grad();
-      last.total.backward();
+      parallel->backward(last.total);
       optimizer.step();
       if (gamma_optimizer) gamma_optimizer->step();
-      const double value = to_device(last.total, Device::cpu()).item<double>();
+      // The global batch's loss parts (the mean of the ranks' equal shares).
+      std::vector<double> reduced = {to_device(last.total, Device::cpu()).item<double>(), last.sse,
+                                     last.kl, apps::interrupt_requested() ? 1.0 : 0.0};
+      dist.average(reduced);
+      const double value = reduced[0];
+      last.sse = reduced[1];
+      last.kl = reduced[2];
+      interrupted = reduced[3] > 0;
+      last_value = value;
       KITE_CHECK(std::isfinite(value), "train_vae: the loss is " << value << " at step " << step + 1
                                                                  << " (try a lower --lr)");
       ++step;
-      if (step % flags.log_every == 0 || step == total)
-        log.write({{"step", step},
-                   {"epoch", epoch + 1},
-                   {"loss", value},
-                   {"sse", last.sse},
-                   {"kl", last.kl},
-                   {"gamma", last.gamma}});
+      if (log && (step % flags.log_every == 0 || step == total))
+        log->write({{"step", step},
+                    {"epoch", epoch + 1},
+                    {"loss", value},
+                    {"sse", last.sse},
+                    {"kl", last.kl},
+                    {"gamma", last.gamma}});
       char postfix[128];
       std::snprintf(postfix, sizeof postfix, "loss=%.4f sse=%.2f kl=%.2f gamma=%.3g", value,
                     last.sse, last.kl, last.gamma);
@@ -202,7 +230,8 @@ nlohmann::json train_one(const Flags& flags, const apps::Datasets& sets, double 
     ys.push_back(values[i * d + (d > 1 ? axes[1] : axes[0])]);
     if (!sets.test->labels.empty()) labels.push_back(sets.test->labels[i]);
   }
-  const double outside = apps::write_latent_plot(out + "/posterior.png", xs, ys, labels);
+  const double outside =
+      dist.is_root() ? apps::write_latent_plot(out + "/posterior.png", xs, ys, labels) : NAN;
 
   // Inference-only snapshot (model and optimizer state; no exact resume for baselines).
   apps::TrainingState state;
@@ -210,29 +239,30 @@ nlohmann::json train_one(const Flags& flags, const apps::Datasets& sets, double 
   state.step = step;
   state.epoch = epoch;
   state.config = run_config;
-  save_checkpoint(out + "/last.safetensors",
-                  apps::make_training_checkpoint(*model, &optimizer, state));
+  if (dist.is_root())
+    save_checkpoint(out + "/last.safetensors",
+                    apps::make_training_checkpoint(*model, &optimizer, state));
 
-  nlohmann::json metrics = {
-      {"gamma", model->gamma()},
-      {"gamma_initial", config.gamma},
-      {"learn_gamma", config.learn_gamma},
-      {"beta", config.beta},
-      {"steps", step},
-      {"train_images", sets.train->n},
-      {"test_images", error.images},
-      {"test_mse", error.mse},
-      {"test_mse_clipped", error.mse_clipped},
-      {"test_sse_per_image", error.sse_per_image},
-      {"test_kl_per_image", test_kl},
-      {"last_batch_loss", to_device(last.total, Device::cpu()).item<double>()},
-      {"aggregate_posterior_gaussian_kl", aggregate_kl},
-      {"plot_axes", {axes[0], d > 1 ? axes[1] : axes[0]}},
-      {"plot_fraction_outside", outside},
-      {"train_seconds", train_seconds},
-      {"checkpoint", out + "/last.safetensors"},
-      {"config", run_config}};
-  apps::write_json_file(out + "/metrics.json", metrics);
+  nlohmann::json metrics = {{"gamma", model->gamma()},
+                            {"gamma_initial", config.gamma},
+                            {"learn_gamma", config.learn_gamma},
+                            {"beta", config.beta},
+                            {"steps", step},
+                            {"train_images", sets.train->n},
+                            {"test_images", error.images},
+                            {"test_mse", error.mse},
+                            {"test_mse_clipped", error.mse_clipped},
+                            {"test_sse_per_image", error.sse_per_image},
+                            {"test_kl_per_image", test_kl},
+                            {"last_batch_loss", last_value},
+                            {"aggregate_posterior_gaussian_kl", aggregate_kl},
+                            {"plot_axes", {axes[0], d > 1 ? axes[1] : axes[0]}},
+                            {"plot_fraction_outside", outside},
+                            {"train_seconds", train_seconds},
+                            {"world_size", dist.world_size},
+                            {"checkpoint", out + "/last.safetensors"},
+                            {"config", run_config}};
+  if (dist.is_root()) apps::write_json_file(out + "/metrics.json", metrics);
   std::fprintf(stderr,
                "train_vae: test MSE %.5f per pixel (%.2f per image), KL %.2f nats, gamma %.4g, "
                "aggregate-posterior KL from N(0,I) %.3f; %.0f s\n",
@@ -249,10 +279,13 @@ std::string gamma_folder(double gamma) {
 
 int run(Flags& flags) {
   apps::configure_threads(flags.common.threads);
-  manual_seed(flags.common.seed);
+  // Data parallel under mpirun (world size 1 otherwise): --batch is the global batch.
+  const apps::Distributed dist =
+      apps::setup_distributed(flags.dist, apps::resolve_device(flags.common.device));
+  manual_seed(dist.rank_seed(flags.common.seed));
   const apps::Datasets sets = apps::load_datasets(flags.dataset);
   if (flags.sweep.empty()) {
-    train_one(flags, sets, flags.gamma, flags.common.out);
+    train_one(flags, dist, sets, flags.gamma, flags.common.out);
     return 0;
   }
   // Fig. 3: one model per gamma, then a table.
@@ -262,7 +295,7 @@ int run(Flags& flags) {
         "aggregate posterior: KL(fitted Gaussian || N(0,I)) | plot |\n|---|---|---|---|---|---|\n";
   for (double gamma : flags.sweep) {
     const std::string folder = gamma_folder(gamma);
-    nlohmann::json m = train_one(flags, sets, gamma, flags.common.out + "/" + folder);
+    nlohmann::json m = train_one(flags, dist, sets, gamma, flags.common.out + "/" + folder);
     rows.push_back(m);
     char line[512];
     std::snprintf(line, sizeof line, "| %g | %.5f | %.2f | %.2f | %.3f | %s/posterior.png |\n",
@@ -273,8 +306,9 @@ int run(Flags& flags) {
                       : NAN,
                   folder.c_str());
     md << line;
-    if (apps::interrupt_requested()) break;
+    if (dist.any(apps::interrupt_requested())) break;
   }
+  if (!dist.is_root()) return 0;
   apps::write_json_file(flags.common.out + "/sweep.json", rows);
   std::ofstream(flags.common.out + "/sweep.md") << md.str();
   std::fprintf(stderr, "%s\ntrain_vae: wrote %s/sweep.json and sweep.md\n", md.str().c_str(),
@@ -289,6 +323,7 @@ int main(int argc, char** argv) {
   app.name("train_vae");
   Flags flags;
   apps::add_common_flags(app, flags.common, "runs/vae");
+  apps::add_distributed_flags(app, flags.dist);
   apps::add_dataset_flags(app, flags.dataset);
   app.add_option("--gamma", flags.gamma, "Decoder variance (0: plain autoencoder)")
       ->capture_default_str()
@@ -307,7 +342,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", flags.lr, "Adam learning rate of the networks")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--batch", flags.batch, "Batch size")
+  app.add_option("--batch", flags.batch, "Global batch size (split over the ranks)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--epochs", flags.epochs, "Epochs (ignored with --steps)")
@@ -328,5 +363,7 @@ int main(int argc, char** argv) {
   app.add_option("--plot-images", flags.plot_images, "Test images in posterior.png")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  return apps::run_main(app, argc, argv, [&] { return run(flags); });
+  return apps::run_main(app, argc, argv, [&] {
+    return apps::run_distributed("train_vae", [&] { return run(flags); });
+  });
 }
