@@ -37,6 +37,7 @@
 #include "data/image_grid.h"
 #include "data/loader.h"
 #include "data/shapes.h"
+#include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "engine/checkpoint.h"
 #include "models/classifier/fmnist_classifier.h"
@@ -44,6 +45,7 @@
 #include "models/metrics/feature_stats.h"
 #include "models/metrics/frechet_distance.h"
 #include "models/metrics/mig.h"
+#include "models/metrics/npy_format.h"
 #include "models/metrics/statistics_file.h"
 #include "models/prior/gaussian.h"
 #include "models/prior/gmm.h"
@@ -57,7 +59,8 @@ using namespace kite;
 struct Flags {
   std::string checkpoint, flow, gmm, prior, codes, classifier, out = "runs/eval", name;
   std::string device = "cpu";
-  int64_t samples = 10000, batch = 500, mig_samples = 10000;
+  int64_t samples = 10000, batch = 500, mig_samples = 10000, save_samples = 0;
+  double temperature = 1.0;
   uint64_t seed = 0;
   int threads = 0;
   bool reference = false, mig = false;
@@ -113,6 +116,20 @@ Tensor load_codes(const std::string& path, const std::string& name) {
   return it->second;
 }
 
+// Images in [0, 1] as a uint8 .npy [n, c, h, w] (rounded), the input `fid stats` takes.
+void write_uint8_images(const std::string& path, const std::vector<float>& images, int64_t n,
+                        int64_t c, int64_t h, int64_t w) {
+  metrics::NpyArray array;
+  array.descr = "|u1";
+  array.shape = {static_cast<size_t>(n), static_cast<size_t>(c), static_cast<size_t>(h),
+                 static_cast<size_t>(w)};
+  array.data.resize(array.element_count());
+  for (size_t i = 0; i < array.data.size(); ++i)
+    array.data[i] = static_cast<uint8_t>(std::lround(std::clamp(images[i], 0.0f, 1.0f) * 255.0f));
+  const std::vector<uint8_t> bytes = metrics::encode_npy(array);
+  write_file_atomically(path, bytes.data(), bytes.size());
+}
+
 double mean_of(const Tensor& t) { return mean(to_dtype(t, DType::Float64)).item<double>(); }
 
 int run_reference(const Flags& flags, classifier::LoadedClassifier& extractor, Device device) {
@@ -163,6 +180,14 @@ int main(int argc, char** argv) {
   app.add_option("--codes", flags.codes, "The autoencoder's codes (`encode`), else computed");
   app.add_option("--classifier", flags.classifier, "train_classifier weights: enables FID-FMNIST");
   app.add_option("--samples", flags.samples, "Generated images for FID")->capture_default_str();
+  app.add_option("--save-samples", flags.save_samples,
+                 "Also write the first N samples to samples.npy (uint8, for `fid stats`)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--temperature", flags.temperature,
+                 "Scale of the base samples of a --flow or --prior normal (1 = the model's "
+                 "density; below 1 trades diversity for typicality)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--mig-samples", flags.mig_samples, "Shapes images for MIG")
       ->capture_default_str();
   app.add_flag("--mig", flags.mig, "Compute MIG (the model must be trained on shapes)");
@@ -227,8 +252,10 @@ int main(int argc, char** argv) {
         auto f = flow->model;
         auto s = flow->standardizer;
         const DType flow_dtype = s.mean.dtype();
-        e.generate = [f, s, autoencoder, flow_dtype, device](int64_t n, Generator* g) {
-          Tensor z = randn({n, f->config().dim}, flow_dtype, device, g);
+        const double temperature = flags.temperature;
+        e.metrics["temperature"] = temperature;
+        e.generate = [f, s, autoencoder, flow_dtype, device, temperature](int64_t n, Generator* g) {
+          Tensor z = randn({n, f->config().dim}, flow_dtype, device, g) * temperature;
           return autoencoder->decode(to_dtype(s.inverse(f->inverse(z)), DType::Float32));
         };
         e.mig_codes_flow = [f, s, autoencoder, flow_dtype](const Tensor& x) {
@@ -267,8 +294,10 @@ int main(int argc, char** argv) {
         standardizer = prior::Standardizer::fit(to_dtype(train_codes, DType::Float64));
         auto s = *standardizer;
         e.metrics["prior"] = "normal";
-        e.generate = [s, autoencoder, device](int64_t n, Generator* g) {
-          Tensor z = randn({n, s.mean.size(0)}, DType::Float64, Device::cpu(), g);
+        const double temperature = flags.temperature;
+        e.metrics["temperature"] = temperature;
+        e.generate = [s, autoencoder, device, temperature](int64_t n, Generator* g) {
+          Tensor z = randn({n, s.mean.size(0)}, DType::Float64, Device::cpu(), g) * temperature;
           return autoencoder->decode(to_device(to_dtype(s.inverse(z), DType::Float32), device));
         };
         e.metrics["latent_nll_per_dim"] =
@@ -294,6 +323,10 @@ int main(int argc, char** argv) {
                              << "' checkpoint; expected autoencoder, vae or two_stage_vae");
     }
 
+    KITE_CHECK(flags.temperature == 1.0 || e.metrics.contains("temperature"),
+               "evaluate --temperature: only a --flow or --prior normal samples from a scaled "
+               "base distribution");
+
     // Reconstruction.
     {
       NoGradGuard no_grad;
@@ -310,8 +343,9 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(flags.out);
     if (e.generate) {
       Generator generator(flags.seed);
-      std::vector<float> grid;
+      std::vector<float> grid;  // the first `kept` samples: the grid, then samples.npy
       const int64_t shown = std::min<int64_t>(64, flags.samples);
+      const int64_t kept = std::max(shown, std::min(flags.save_samples, flags.samples));
       if (extractor && sets.test->h == 28 && sets.test->c == 1) {
         const auto fid_start = std::chrono::steady_clock::now();
         metrics::FeatureStats test = feature_stats(*extractor->model, sets.test->n, flags.batch,
@@ -319,7 +353,7 @@ int main(int argc, char** argv) {
         NoGradGuard no_grad;
         metrics::FeatureStats fake = feature_stats(
             *extractor->model, flags.samples, flags.batch, device,
-            [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples", &grid, shown);
+            [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples", &grid, kept);
         // The statistics travel with the result: FID can be recomputed (or debugged) from them.
         const nlohmann::json meta = {{"extractor", extractor->version},
                                      {"checkpoint", flags.checkpoint}};
@@ -347,9 +381,18 @@ int main(int argc, char** argv) {
                     extractor->version.c_str());
       } else {
         NoGradGuard no_grad;
-        Tensor x =
-            contiguous(to_device(clamp(e.generate(shown, &generator), 0.0, 1.0), Device::cpu()));
-        grid.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+        for (int64_t first = 0; first < kept; first += flags.batch) {
+          const int64_t n = std::min(flags.batch, kept - first);
+          Tensor x =
+              contiguous(to_device(clamp(e.generate(n, &generator), 0.0, 1.0), Device::cpu()));
+          grid.insert(grid.end(), x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+        }
+      }
+      if (flags.save_samples > 0) {
+        const int64_t n = std::min(flags.save_samples, flags.samples);
+        write_uint8_images(flags.out + "/samples.npy", grid, n, sets.test->c, sets.test->h,
+                           sets.test->w);
+        e.metrics["saved_samples"] = n;
       }
       data::write_image_grid(flags.out + "/samples.png", grid.data(), shown, sets.test->c,
                              sets.test->h, sets.test->w, 8, 2, 0.5f);

@@ -3,14 +3,17 @@
 # stage-1 architecture, latent size and step budget, generates samples from each, and writes
 # a results table (markdown + JSON):
 #
-#   model | test MSE | FID-FMNIST (samples vs test set) | latent NLL | MIG on shapes | training time
+#   model | test MSE | FID-FMNIST | FID-Inception (samples vs test set) | latent NLL | MIG on shapes
+#         | training time
 #
 # Rows: decoupled AE + i-ResNet flow (ours), AE + GMM (RAE's ex-post density), AE + full
 # Gaussian, VAE (gamma 0.5), VAE (tuned gamma), beta-VAE, VAE with learnt gamma (stage 1 of
 # the 2-stage VAE), 2-stage VAE; plus the FID floor (training vs test images) and ceiling
 # (uniform noise). A separate run on synthetic shapes gives MIG (AE codes z, flow output z',
 # VAE means), and a gamma sweep gives the paper's Fig. 3 (reconstruction, KL and a picture of
-# the aggregate posterior per gamma).
+# the aggregate posterior per gamma) and tunes gamma: the swept VAE (gamma > 0) with the lowest
+# FID-FMNIST sets the "tuned gamma" rows (sweep/sweep_fid.md). FLOW_TEMPERATURE=T adds a row
+# for ours sampled at base temperature T.
 #
 #   apps/experiments.sh --quick            # smoke test: tiny subsets and models, minutes on 2 cores
 #   apps/experiments.sh                    # the full comparison (see apps/README.md for its time)
@@ -18,7 +21,8 @@
 #   AE_EPOCHS=10 TRAIN_LIMIT=20000 apps/experiments.sh   # other budgets: every knob below is an
 #                                                          # environment variable
 # Output: $OUT (default runs/experiments or runs/experiments_quick): results.md, results.json,
-# sweep/sweep.md, and one folder per model with its checkpoint, metrics and samples.png.
+# sweep/sweep.md, sweep/sweep_fid.md, and one folder per model with its checkpoint, metrics,
+# samples.png (and samples.npy for FID-Inception).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +46,7 @@ if [[ $quick == 1 ]]; then
   : "${STAGE2_EPOCHS:=1}" "${STAGE2_HIDDEN:=32}" "${GMM_COMPONENTS:=3}"
   : "${CLASSIFIER_EPOCHS:=1}" "${CLASSIFIER_LIMIT:=1024}"
   : "${SHAPES_TRAIN:=256}" "${SHAPES_TEST:=64}" "${SHAPES_STEPS:=8}" "${MIG_SAMPLES:=512}"
-  : "${SWEEP:=0,0.1,1}" "${SWEEP_STEPS:=4}"
+  : "${SWEEP:=0,0.1,1}" "${SWEEP_STEPS:=4}" "${INCEPTION_SAMPLES:=16}"
 else
   : "${OUT:=${out:-runs/experiments}}"
   : "${TRAIN_LIMIT:=0}" "${TEST_LIMIT:=0}" "${SAMPLES:=10000}" "${CHANNELS:=64,128}" "${LATENT:=32}"
@@ -50,17 +54,23 @@ else
   : "${FLOW_HIDDEN:=128}" "${STAGE2_EPOCHS:=10}" "${STAGE2_HIDDEN:=1024}" "${GMM_COMPONENTS:=10}"
   : "${CLASSIFIER_EPOCHS:=3}" "${CLASSIFIER_LIMIT:=0}"
   : "${SHAPES_TRAIN:=20000}" "${SHAPES_TEST:=2000}" "${SHAPES_STEPS:=600}" "${MIG_SAMPLES:=10000}"
-  : "${SWEEP:=0,0.001,0.01,0.1,1,10}" "${SWEEP_STEPS:=300}"
+  : "${SWEEP:=0,0.001,0.01,0.1,1,10}" "${SWEEP_STEPS:=300}" "${INCEPTION_SAMPLES:=10000}"
 fi
-: "${TUNED_GAMMA:=0.01}"  # about the per-pixel test MSE of the autoencoder: the ML value of gamma
+: "${TUNED_GAMMA:=auto}"  # auto: the sweep's gamma (> 0) with the lowest FID-FMNIST; or a number
 : "${BETA:=4}"
 : "${CLASSIFIER:=}"        # reuse trained classifier weights instead of training them here
+: "${FLOW_TEMPERATURE:=1}"  # != 1: an extra row, ours sampled at this base temperature
+# FID-Inception (the standard scale): INCEPTION_SAMPLES samples per model (0 = skip the column)
+# against the test set's Inception statistics, computed here or reused from
+# INCEPTION_TEST_STATS (`fid stats fashion-mnist:test -o FILE`). Needs the converted weights
+# (apps/get_fid_inception.sh); without them the column is skipped with a message.
+: "${INCEPTION_TEST_STATS:=}"
 
 build_dir=${KITE_BUILD_DIR:-build}
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
   cmake --build "$build_dir" --parallel "$(nproc)" --target train_ae encode train_flow train_vae \
-    train_two_stage train_classifier fit_gmm evaluate experiments_table
+    train_two_stage train_classifier fit_gmm evaluate experiments_table fid
 fi
 bin="$build_dir/apps"
 mkdir -p "$OUT/time"
@@ -92,10 +102,43 @@ if [[ -z "$CLASSIFIER" ]]; then
     --train-limit "$CLASSIFIER_LIMIT" "${device_flags[@]}"
   CLASSIFIER="$OUT/classifier/fmnist_classifier.safetensors"
 fi
-evaluate() { "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${device_flags[@]}" "$@"; }
+inception_weights="${KITE_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-.}/.cache}/kite}/fid_inception_v3.safetensors"
+inception=0
+if [[ "$INCEPTION_SAMPLES" != 0 ]]; then
+  if [[ -f "$inception_weights" ]]; then
+    inception=1
+  else
+    echo "experiments.sh: FID-Inception column skipped: no weights at $inception_weights" \
+      "(run apps/get_fid_inception.sh)" >&2
+  fi
+fi
+save_samples=()
+[[ $inception == 1 ]] && save_samples=(--save-samples "$INCEPTION_SAMPLES")
+evaluate() {
+  "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${save_samples[@]}" \
+    "${device_flags[@]}" "$@"
+}
+# inception_fid DIR: FID-Inception of DIR/samples.npy (written by evaluate) into DIR/inception.json,
+# which experiments_table finds next to DIR/metrics.json.
+inception_fid() {
+  [[ $inception == 1 ]] || return 0
+  "$bin/fid" distance "$1/samples.npy" "$OUT/eval/inception_test.npz" --json "$1/inception.json" \
+    "${device_flags[@]}"
+}
 
 step "FID floor and ceiling"
 evaluate --reference "${data[@]}" --out "$OUT/eval/reference"
+if [[ $inception == 1 ]]; then
+  step "FID-Inception: test set statistics and the floor ($INCEPTION_SAMPLES training images)"
+  if [[ -n "$INCEPTION_TEST_STATS" ]]; then
+    cp "$INCEPTION_TEST_STATS" "$OUT/eval/inception_test.npz"
+  else
+    "$bin/fid" stats fashion-mnist:test --limit "$TEST_LIMIT" -o "$OUT/eval/inception_test.npz" \
+      "${device_flags[@]}"
+  fi
+  "$bin/fid" distance fashion-mnist:train "$OUT/eval/inception_test.npz" --limit "$INCEPTION_SAMPLES" \
+    --json "$OUT/eval/reference/inception.json" "${device_flags[@]}"
+fi
 
 # 2. Stage 1 autoencoder, shared by ours, AE + GMM and AE + Gaussian.
 step "autoencoder"
@@ -110,15 +153,53 @@ timed gmm "$bin/fit_gmm" --codes "$OUT/ae/codes.safetensors" --out "$OUT/gmm" --
 ae_eval=(--checkpoint "$OUT/ae/last.safetensors" --codes "$OUT/ae/codes.safetensors")
 step "evaluate: ours, AE + GMM, AE + Gaussian"
 evaluate "${ae_eval[@]}" --flow "$OUT/flow/best.safetensors" --name ours --out "$OUT/eval/ours"
+inception_fid "$OUT/eval/ours"
+temperature_row=()
+if [[ "$FLOW_TEMPERATURE" != 1 ]]; then
+  evaluate "${ae_eval[@]}" --flow "$OUT/flow/best.safetensors" --temperature "$FLOW_TEMPERATURE" \
+    --name ours_temperature --out "$OUT/eval/ours_temperature"
+  inception_fid "$OUT/eval/ours_temperature"
+  temperature_row=(--row "ours, sampled at temperature $FLOW_TEMPERATURE;$OUT/eval/ours_temperature/metrics.json;;$OUT/eval/shapes_ae/metrics.json;mig_flow")
+fi
 evaluate "${ae_eval[@]}" --gmm "$OUT/gmm/gmm.safetensors" --name ae_gmm --out "$OUT/eval/ae_gmm"
+inception_fid "$OUT/eval/ae_gmm"
 evaluate "${ae_eval[@]}" --prior gaussian --name ae_gaussian --out "$OUT/eval/ae_gaussian"
+inception_fid "$OUT/eval/ae_gaussian"
 
-# 3. The VAEs, same architecture and budget.
+# 3. The paper's Fig. 3: a sweep over gamma. Its models also tune gamma for the VAE rows: each
+#    is sampled and scored by FID-FMNIST, and TUNED_GAMMA=auto takes the best gamma > 0.
+step "gamma sweep ($SWEEP)"
+"$bin/train_vae" --gamma-sweep "$SWEEP" --out "$OUT/sweep" "${data[@]}" "${arch[@]}" --steps "$SWEEP_STEPS" "${device_flags[@]}"
+json_number() { sed -n "s/^ *\"$2\": \([-0-9.eE+]*\),*\$/\1/p" "$1" | head -n 1; }
+{
+  echo "| gamma | FID-FMNIST ($SAMPLES samples, $SWEEP_STEPS steps) |"
+  echo "|---|---|"
+} > "$OUT/sweep/sweep_fid.md"
+best_fid=""
+for g in $(for dir in "$OUT"/sweep/gamma_*/; do dir=${dir%/}; echo "${dir##*/gamma_}"; done | sort -g); do
+  "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${device_flags[@]}" \
+    --checkpoint "$OUT/sweep/gamma_$g/last.safetensors" --out "$OUT/eval/sweep_gamma_$g"
+  fid=$(json_number "$OUT/eval/sweep_gamma_$g/metrics.json" fid_fmnist)
+  echo "| $g | $( [[ -n "$fid" ]] && awk -v f="$fid" 'BEGIN { printf "%.2f", f }' || echo n/a) |" \
+    >> "$OUT/sweep/sweep_fid.md"
+  if [[ -n "$fid" ]] && awk -v g="$g" 'BEGIN { exit !(g > 0) }' &&
+     { [[ -z "$best_fid" ]] || awk -v a="$fid" -v b="$best_fid" 'BEGIN { exit !(a < b) }'; }; then
+    best_fid=$fid; best_gamma=$g
+  fi
+done
+if [[ "$TUNED_GAMMA" == auto ]]; then
+  [[ -n "$best_fid" ]] || { echo "experiments.sh: no sweep model with gamma > 0 has an FID" >&2; exit 1; }
+  TUNED_GAMMA=$best_gamma
+  echo "tuned gamma: $TUNED_GAMMA (sweep FID-FMNIST $best_fid)" | tee -a "$OUT/sweep/sweep_fid.md"
+fi
+
+# 4. The VAEs, same architecture and budget.
 vae() {
   local name=$1; shift
   step "VAE: $name"
   timed "$name" "$bin/train_vae" --out "$OUT/$name" "${data[@]}" "${arch[@]}" "${budget[@]}" "${device_flags[@]}" "$@"
   evaluate --checkpoint "$OUT/$name/last.safetensors" --name "$name" --out "$OUT/eval/$name"
+  inception_fid "$OUT/eval/$name"
 }
 vae vae_gamma_0.5 --gamma 0.5
 vae vae_tuned --gamma "$TUNED_GAMMA"
@@ -128,8 +209,9 @@ step "2-stage VAE: stage 2"
 timed two_stage "$bin/train_two_stage" --stage1 "$OUT/vae_learnt_gamma/last.safetensors" --out "$OUT/two_stage" \
   --epochs "$STAGE2_EPOCHS" --hidden "$STAGE2_HIDDEN" "${device_flags[@]}"
 evaluate --checkpoint "$OUT/two_stage/last.safetensors" --name two_stage --out "$OUT/eval/two_stage"
+inception_fid "$OUT/eval/two_stage"
 
-# 4. MIG on synthetic shapes (separate models, same recipe).
+# 5. MIG on synthetic shapes (separate models, same recipe).
 step "shapes: autoencoder + flow, VAE, beta-VAE (MIG)"
 timed shapes_ae "$bin/train_ae" --out "$OUT/shapes/ae" --overwrite "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}"
 "$bin/encode" --checkpoint "$OUT/shapes/ae/last.safetensors" --out "$OUT/shapes/ae/codes.safetensors" "${device_flags[@]}"
@@ -146,16 +228,13 @@ for spec in "vae:--gamma $TUNED_GAMMA" "beta_vae:--gamma $TUNED_GAMMA --beta $BE
     --out "$OUT/eval/shapes_$name" "${device_flags[@]}"
 done
 
-# 5. The paper's Fig. 3: a sweep over gamma.
-step "gamma sweep ($SWEEP)"
-"$bin/train_vae" --gamma-sweep "$SWEEP" --out "$OUT/sweep" "${data[@]}" "${arch[@]}" --steps "$SWEEP_STEPS" "${device_flags[@]}"
-
 # 6. The table.
 step "results"
 e="$OUT/eval"
-note="Budget: stage-1 models ${budget[*]} at batch $BATCH (train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks; stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model; MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
+note="Budget: stage-1 models ${budget[*]} at batch $BATCH (train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks; stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model; MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
 "$bin/experiments_table" --out "$OUT/results" --reference "$e/reference/metrics.json" --note "$note" \
   --row "decoupled AE + i-ResNet (ours);$e/ours/metrics.json;$(sum_times ae encode flow);$e/shapes_ae/metrics.json;mig_flow" \
+  "${temperature_row[@]}" \
   --row "AE codes z (ours, before the flow);$e/ours/metrics.json;;$e/shapes_ae/metrics.json;mig" \
   --row "AE + GMM ($GMM_COMPONENTS components);$e/ae_gmm/metrics.json;$(sum_times ae encode gmm);$e/shapes_ae/metrics.json;mig" \
   --row "AE + full Gaussian;$e/ae_gaussian/metrics.json;$(sum_times ae encode);$e/shapes_ae/metrics.json;mig" \

@@ -6,10 +6,12 @@
 //     --row "decoupled AE + i-ResNet
 //     (ours);eval/ours/metrics.json;812;eval/shapes_ae/metrics.json;mig_flow"
 //
-// A row is NAME;EVAL_JSON;TRAIN_SECONDS;MIG_JSON;MIG_KEY (the last two may be empty). Missing
-// metrics print as "n/a".
+// A row is NAME;EVAL_JSON;TRAIN_SECONDS;MIG_JSON;MIG_KEY (the last two may be empty). The
+// FID-Inception column comes from `fid distance --json`'s inception.json next to EVAL_JSON (and
+// next to the reference's metrics.json for the floor). Missing metrics print as "n/a".
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -51,6 +53,14 @@ json value_or_null(const json& object, const std::string& key) {
   return object.is_object() && object.contains(key) ? object[key] : json();
 }
 
+// The FID of `fid distance --json` written as inception.json beside `metrics_path`, if any.
+json inception_fid_beside(const std::string& metrics_path) {
+  const std::filesystem::path path =
+      std::filesystem::path(metrics_path).parent_path() / "inception.json";
+  if (!std::filesystem::exists(path)) return json();
+  return value_or_null(read_json(path.string()), "fid");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,9 +75,9 @@ int main(int argc, char** argv) {
   return kite::apps::run_main(app, argc, argv, [&] {
     json table = json::array();
     std::ostringstream md;
-    md << "| model | test MSE (per pixel) | test SSE (per image) | FID-FMNIST | latent NLL "
-          "(nats/dim) | "
-          "MIG (shapes) | training time (s) |\n|---|---|---|---|---|---|---|\n";
+    md << "| model | test MSE (per pixel) | test SSE (per image) | FID-FMNIST | FID-Inception | "
+          "latent NLL (nats/dim) | MIG (shapes) | training time (s) |\n"
+          "|---|---|---|---|---|---|---|---|\n";
     std::string version;
     for (const std::string& row : rows) {
       std::vector<std::string> parts = split(row, ';');
@@ -83,6 +93,7 @@ int main(int argc, char** argv) {
                     {"test_mse", value_or_null(m, "test_mse")},
                     {"test_sse_per_image", value_or_null(m, "test_sse_per_image")},
                     {"fid_fmnist", value_or_null(m, "fid_fmnist")},
+                    {"fid_inception", inception_fid_beside(parts[1])},
                     {"latent_nll_per_dim", value_or_null(m, "latent_nll_per_dim")},
                     {"mig_shapes", mig},
                     {"train_seconds", seconds},
@@ -90,25 +101,31 @@ int main(int argc, char** argv) {
       table.push_back(entry);
       md << "| " << parts[0] << " | " << cell(entry["test_mse"], "%.5f") << " | "
          << cell(entry["test_sse_per_image"], "%.2f") << " | " << cell(entry["fid_fmnist"], "%.2f")
-         << " | " << cell(entry["latent_nll_per_dim"], "%.3f") << " | " << cell(mig, "%.3f")
-         << " | " << cell(seconds, "%.0f") << " |\n";
+         << " | " << cell(entry["fid_inception"], "%.2f") << " | "
+         << cell(entry["latent_nll_per_dim"], "%.3f") << " | " << cell(mig, "%.3f") << " | "
+         << cell(seconds, "%.0f") << " |\n";
     }
     json result = {{"rows", table}};
     if (!reference.empty()) {
       const json r = read_json(reference);
       result["fid_floor_train_vs_test"] = value_or_null(r, "fid_fmnist_train_vs_test");
       result["fid_ceiling_noise_vs_test"] = value_or_null(r, "fid_fmnist_noise_vs_test");
+      result["fid_inception_floor_train_vs_test"] = inception_fid_beside(reference);
       md << "| floor: training images vs test | 0 | 0 | "
-         << cell(result["fid_floor_train_vs_test"], "%.2f") << " | | | |\n"
+         << cell(result["fid_floor_train_vs_test"], "%.2f") << " | "
+         << cell(result["fid_inception_floor_train_vs_test"], "%.2f") << " | | | |\n"
          << "| ceiling: uniform noise vs test | | | "
-         << cell(result["fid_ceiling_noise_vs_test"], "%.2f") << " | | | |\n";
+         << cell(result["fid_ceiling_noise_vs_test"], "%.2f") << " | | | | |\n";
       if (r.contains("extractor_version")) version = r["extractor_version"].get<std::string>();
     }
     result["extractor_version"] = version;
     result["note"] = note;
     md << "\nFID-FMNIST: Fréchet distance in the 128-d penultimate features of the project's "
           "Fashion-MNIST classifier, "
-       << version << " (scores are comparable only with this extractor).\n";
+       << version
+       << " (scores are comparable only with this extractor). FID-Inception: the "
+          "standard scale (pool3 features of the TF FID-Inception graph, `fid`), comparable with "
+          "published numbers at the same sample size.\n";
     if (!note.empty()) md << "\n" << note << "\n";
     kite::apps::write_json_file(out + ".json", result);
     std::ofstream(out + ".md") << md.str();

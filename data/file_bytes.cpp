@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 namespace kite::data {
@@ -46,25 +47,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
 }
 
 void write_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const std::string temporary = path + ".tmp";
-  {
-    FileHandle file(std::fopen(temporary.c_str(), "wb"));
-    KITE_CHECK(file, path << ": cannot open for writing: " << std::strerror(errno));
-    const size_t written = std::fwrite(bytes.data(), 1, bytes.size(), file.get());
-    const bool flushed = std::fflush(file.get()) == 0;
-    if (written != bytes.size() || !flushed) {
-      const std::string reason = std::strerror(errno);
-      file.reset();
-      std::remove(temporary.c_str());
-      KITE_FAIL(path << ": write failed: " << reason);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    std::remove(temporary.c_str());
-    KITE_FAIL(path << ": cannot rename temporary file into place: " << ec.message());
-  }
+  write_file_atomically(path, bytes.data(), bytes.size());
 }
 
 bool has_suffix(const std::string& name, const std::string& suffix) {

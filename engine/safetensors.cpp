@@ -1,9 +1,6 @@
 // safetensors reading (with validation of every header field) and atomic writing.
 #include "engine/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -15,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 // Tensor bytes are copied between memory and file unchanged, which is right only on a
@@ -157,66 +155,6 @@ void read_exact(const Where& where, std::FILE* file, uint64_t position, void* ou
 }
 
 // ---- Writing ----
-
-// An open `<path>.tmp` that is deleted unless commit() renamed it over the target.
-class TemporaryFile {
- public:
-  TemporaryFile(const std::string& target, const std::string& temporary)
-      : target_(target), temporary_(temporary) {
-    file_.reset(std::fopen(temporary_.c_str(), "wb"));
-    KITE_CHECK(file_ != nullptr, "safetensors: cannot write '" << target_ << "': cannot create '"
-                                                               << temporary_
-                                                               << "': " << errno_text());
-  }
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-
-  ~TemporaryFile() {
-    if (!committed_) {
-      file_.reset();
-      std::remove(temporary_.c_str());
-    }
-  }
-
-  void write(const void* data, size_t bytes) {
-    if (bytes == 0) return;
-    KITE_CHECK(std::fwrite(data, 1, bytes, file_.get()) == bytes,
-               "safetensors: cannot write '" << target_ << "': writing '" << temporary_
-                                             << "' failed: " << errno_text());
-  }
-
-  // Flush to disk, close, then rename: readers see either the old file or the whole new one.
-  void commit() {
-    KITE_CHECK(std::fflush(file_.get()) == 0 && fsync(fileno(file_.get())) == 0,
-               "safetensors: cannot write '" << target_ << "': flushing '" << temporary_
-                                             << "' failed: " << errno_text());
-    KITE_CHECK(std::fclose(file_.release()) == 0, "safetensors: cannot write '"
-                                                      << target_ << "': closing '" << temporary_
-                                                      << "' failed: " << errno_text());
-    KITE_CHECK(std::rename(temporary_.c_str(), target_.c_str()) == 0,
-               "safetensors: cannot write '" << target_ << "': renaming '" << temporary_
-                                             << "' failed: " << errno_text());
-    committed_ = true;
-    sync_directory();
-  }
-
- private:
-  // Makes the rename itself durable. Best effort: some file systems refuse directory fsync,
-  // and the data is already safely on disk.
-  void sync_directory() const {
-    std::filesystem::path directory = std::filesystem::path(target_).parent_path();
-    if (directory.empty()) directory = ".";
-    const int descriptor = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY);
-    if (descriptor < 0) return;
-    fsync(descriptor);
-    ::close(descriptor);
-  }
-
-  std::string target_;
-  std::string temporary_;
-  FilePtr file_;
-  bool committed_ = false;
-};
 
 void check_writable(const std::string& path, const File& file) {
   for (const auto& [name, tensor] : file.tensors) {
@@ -375,7 +313,7 @@ void write(const std::string& path, const File& file) {
     length >>= 8;
   }
 
-  TemporaryFile output(path, path + ".tmp");
+  AtomicFile output(path);
   output.write(length_field, sizeof(length_field));
   output.write(header.data(), header.size());
   for (const auto& [name, tensor] : file.tensors) {

@@ -36,12 +36,10 @@ ae::AutoencoderConfig autoencoder_config_from_json(const nlohmann::json& json) {
 
 LoadedAutoencoder load_autoencoder(const std::string& path, Device device) {
   LoadedAutoencoder loaded{nullptr, read_training_checkpoint(path, "autoencoder")};
-  const nlohmann::json& config = loaded.checkpoint.state.config;
-  KITE_CHECK(config.contains("model"), "checkpoint " << path << ": configuration lacks 'model'");
-  loaded.model = std::make_shared<ae::Autoencoder>(autoencoder_config_from_json(config["model"]));
-  loaded.checkpoint.restore_model(*loaded.model);
-  loaded.model->to(device);
-  loaded.model->eval();
+  loaded.model = loaded.checkpoint.restore_for_inference(
+      std::make_shared<ae::Autoencoder>(
+          autoencoder_config_from_json(loaded.checkpoint.config_section("model"))),
+      device);
   return loaded;
 }
 
@@ -73,12 +71,19 @@ Tensor encode_images(ae::Autoencoder& model, const data::ImageSet& set, int64_t 
 ReconstructionError reconstruction_error(ae::Autoencoder& model, const data::ImageSet& set,
                                          int64_t batch_size, Device device) {
   check_set_matches(model.config(), set);
+  return reconstruction_error_of([&model](const Tensor& x) { return model.forward(x); }, set,
+                                 batch_size, device);
+}
+
+ReconstructionError reconstruction_error_of(const std::function<Tensor(const Tensor&)>& reconstruct,
+                                            const data::ImageSet& set, int64_t batch_size,
+                                            Device device) {
   NoGradGuard no_grad;
   double sse = 0, sse_clipped = 0;
   for (int64_t first = 0; first < set.n; first += batch_size) {
     const int64_t count = std::min(batch_size, set.n - first);
     Tensor images = to_device(data::images_to_tensor(set, first, count), device);
-    Tensor reconstruction = model.forward(images);
+    Tensor reconstruction = reconstruct(images);
     sse +=
         to_device(mse_loss(reconstruction, images, Reduction::Sum), Device::cpu()).item<double>();
     sse_clipped +=

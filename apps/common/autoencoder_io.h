@@ -3,6 +3,7 @@
 // passes over a whole ImageSet (codes, reconstruction error).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,6 +41,12 @@ struct ReconstructionError {
       0;  // squared error summed over an image's pixels, averaged over images (the paper's figure)
   double sse_per_image_clipped = 0;
 };
+
+// Reconstruction error of any image -> image map over `set` (no grad, batches): the VAEs
+// reconstruct from the posterior mean through this.
+ReconstructionError reconstruction_error_of(const std::function<Tensor(const Tensor&)>& reconstruct,
+                                            const data::ImageSet& set, int64_t batch_size,
+                                            Device device);
 
 // The reconstruction error of the model over `set` (evaluation as the model's mode is set).
 ReconstructionError reconstruction_error(ae::Autoencoder& model, const data::ImageSet& set,

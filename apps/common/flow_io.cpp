@@ -45,10 +45,8 @@ LoadedFlow load_flow(const std::string& path, Device device) {
   KITE_CHECK(extra.count("standardizer.mean") && extra.count("standardizer.std"),
              "checkpoint " << path << ": no code standardisation (extra.standardizer.*)");
   const DType dtype = extra.at("standardizer.mean").dtype();
-  out.model = std::make_shared<flow::IResNet>(config, dtype);
-  out.checkpoint.restore_model(*out.model);
-  out.model->to(device);
-  out.model->eval();
+  out.model =
+      out.checkpoint.restore_for_inference(std::make_shared<flow::IResNet>(config, dtype), device);
   out.standardizer = {to_device(extra.at("standardizer.mean"), device),
                       to_device(extra.at("standardizer.std"), device)};
   return out;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 namespace kite::apps {
@@ -24,17 +25,7 @@ void MetricsLog::write(const nlohmann::json& record) {
 void write_json_file(const std::string& path, const nlohmann::json& value) {
   std::filesystem::path p(path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    KITE_CHECK(out.good(), "cannot open " << tmp << " for writing");
-    out << value.dump(2) << "\n";
-    out.flush();
-    KITE_CHECK(out.good(), "write to " << tmp << " failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  KITE_CHECK(!ec, "cannot rename " << tmp << " to " << path << ": " << ec.message());
+  write_file_atomically(path, value.dump(2) + "\n");
 }
 
 }  // namespace kite::apps

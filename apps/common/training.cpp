@@ -14,6 +14,7 @@
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "data/shapes.h"
+#include "engine/atomic_file.h"
 #include "engine/backend.h"
 #include "engine/error.h"
 
@@ -377,6 +378,12 @@ void LoadedCheckpoint::restore_model(nn::Module& model) const {
   }
 }
 
+const nlohmann::json& LoadedCheckpoint::config_section(const std::string& key) const {
+  KITE_CHECK(state.config.is_object() && state.config.contains(key),
+             "checkpoint " << path << ": configuration lacks '" << key << "'");
+  return state.config[key];
+}
+
 void LoadedCheckpoint::restore_optimizer(optim::Optimizer& optimizer) const {
   auto has = checkpoint.metadata.find("has_optimizer");
   KITE_CHECK(
@@ -496,16 +503,7 @@ void truncate_log_after_step(const std::string& path, int64_t max_step) {
     kept << line << "\n";
   }
   in.close();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kept.str();
-    out.flush();
-    KITE_CHECK(out.good(), "cannot write " << tmp);
-  }
-  std::error_code error;
-  std::filesystem::rename(tmp, path, error);
-  KITE_CHECK(!error, "cannot rename " << tmp << " to " << path << ": " << error.message());
+  write_file_atomically(path, kept.str());
 }
 
 }  // namespace kite::apps

@@ -149,6 +149,17 @@ struct LoadedCheckpoint {
   std::map<std::string, Tensor> tensors_under(const std::string& prefix) const;
   // Copies model.* into the model (strict: names and shapes must match exactly).
   void restore_model(nn::Module& model) const;
+  // The model, restored, moved to `device` and in evaluation mode: what the binaries that
+  // use a trained model (sample, evaluate, fid, ...) want.
+  template <class Model>
+  std::shared_ptr<Model> restore_for_inference(std::shared_ptr<Model> model, Device device) const {
+    restore_model(*model);
+    model->to(device);
+    model->eval();
+    return model;
+  }
+  // The configuration's `key` section; an error naming the file when it is missing.
+  const nlohmann::json& config_section(const std::string& key) const;
   // Restores optim.* (step count, learning rate, moments).
   void restore_optimizer(optim::Optimizer& optimizer) const;
   // Sets each generator named in the checkpoint; a generator the checkpoint lacks is an error.

@@ -48,25 +48,20 @@ vae::SecondStageConfig second_stage_config_from_json(const nlohmann::json& json)
 
 LoadedVae load_vae(const std::string& path, Device device) {
   LoadedVae loaded{nullptr, read_training_checkpoint(path, "vae")};
-  const nlohmann::json& config = loaded.checkpoint.state.config;
-  KITE_CHECK(config.contains("model"), "checkpoint " << path << ": configuration lacks 'model'");
-  loaded.model = std::make_shared<vae::Vae>(vae_config_from_json(config["model"]));
-  loaded.checkpoint.restore_model(*loaded.model);
-  loaded.model->to(device);
-  loaded.model->eval();
+  loaded.model = loaded.checkpoint.restore_for_inference(
+      std::make_shared<vae::Vae>(vae_config_from_json(loaded.checkpoint.config_section("model"))),
+      device);
   return loaded;
 }
 
 LoadedTwoStageVae load_two_stage_vae(const std::string& path, Device device) {
   LoadedTwoStageVae loaded{nullptr, read_training_checkpoint(path, "two_stage_vae")};
-  const nlohmann::json& config = loaded.checkpoint.state.config;
-  KITE_CHECK(config.contains("stage1") && config.contains("stage2"),
-             "checkpoint " << path << ": configuration lacks 'stage1'/'stage2'");
-  loaded.model = std::make_shared<vae::TwoStageVae>(
-      vae_config_from_json(config["stage1"]), second_stage_config_from_json(config["stage2"]));
-  loaded.checkpoint.restore_model(*loaded.model);
-  loaded.model->to(device);
-  loaded.model->eval();
+  const LoadedCheckpoint& file = loaded.checkpoint;
+  loaded.model =
+      file.restore_for_inference(std::make_shared<vae::TwoStageVae>(
+                                     vae_config_from_json(file.config_section("stage1")),
+                                     second_stage_config_from_json(file.config_section("stage2"))),
+                                 device);
   return loaded;
 }
 
@@ -81,31 +76,6 @@ SetPosterior encode_posterior(vae::Vae& model, const data::ImageSet& set, int64_
     log_vars.push_back(to_device(q.log_var, Device::cpu()));
   }
   return {contiguous(cat(means, 0)), contiguous(cat(log_vars, 0))};
-}
-
-ReconstructionError reconstruction_error_of(const std::function<Tensor(const Tensor&)>& reconstruct,
-                                            const data::ImageSet& set, int64_t batch_size,
-                                            Device device) {
-  NoGradGuard no_grad;
-  double sse = 0, sse_clipped = 0;
-  for (int64_t first = 0; first < set.n; first += batch_size) {
-    const int64_t count = std::min(batch_size, set.n - first);
-    Tensor images = to_device(data::images_to_tensor(set, first, count), device);
-    Tensor reconstruction = reconstruct(images);
-    sse +=
-        to_device(mse_loss(reconstruction, images, Reduction::Sum), Device::cpu()).item<double>();
-    sse_clipped +=
-        to_device(mse_loss(clamp(reconstruction, 0.0, 1.0), images, Reduction::Sum), Device::cpu())
-            .item<double>();
-  }
-  ReconstructionError error;
-  error.images = set.n;
-  const double pixels = static_cast<double>(set.n) * static_cast<double>(set.image_bytes());
-  error.mse = sse / pixels;
-  error.mse_clipped = sse_clipped / pixels;
-  error.sse_per_image = sse / static_cast<double>(set.n);
-  error.sse_per_image_clipped = sse_clipped / static_cast<double>(set.n);
-  return error;
 }
 
 }  // namespace kite::apps

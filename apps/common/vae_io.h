@@ -3,7 +3,6 @@
 // "two_stage_vae"), and whole-set passes (posterior means, reconstruction error).
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,10 +39,5 @@ struct SetPosterior {
 };
 SetPosterior encode_posterior(vae::Vae& model, const data::ImageSet& set, int64_t batch_size,
                               Device device);
-
-// Reconstruction error of any image -> image map over `set` (no grad, batches).
-ReconstructionError reconstruction_error_of(const std::function<Tensor(const Tensor&)>& reconstruct,
-                                            const data::ImageSet& set, int64_t batch_size,
-                                            Device device);
 
 }  // namespace kite::apps

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 #include "models/metrics/npy_format.h"
 
@@ -81,19 +82,7 @@ GaussianStatistics parse_statistics_npz(const std::vector<std::uint8_t>& bytes,
 void save_statistics_npz(const std::string& path, const GaussianStatistics& statistics,
                          const std::string& metadata, ZipCompression compression) {
   const std::vector<std::uint8_t> bytes = build_statistics_npz(statistics, metadata, compression);
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    KITE_CHECK(out, "save_statistics_npz: cannot open " << temporary << " for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    KITE_CHECK(out, "save_statistics_npz: writing " << temporary << " failed");
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    KITE_FAIL("save_statistics_npz: cannot rename " << temporary << " to " << path);
-  }
+  write_file_atomically(path, bytes.data(), bytes.size());
 }
 
 GaussianStatistics load_statistics_npz(const std::string& path, std::string* metadata) {

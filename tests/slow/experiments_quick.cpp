@@ -1,6 +1,8 @@
 // The comparison script end to end in its --quick mode (tiny subsets and models): every row
 // of the table is produced with finite metrics, the FID floor lies below the noise ceiling,
-// MIG values are in [0, 1], and the gamma sweep wrote its table and pictures. Also the
+// MIG values are in [0, 1], and the gamma sweep wrote its table and pictures. With the
+// FID-Inception weights fetched, every row also has an Inception FID (from evaluate's
+// samples.npy); ours is sampled at a second temperature as an extra row. Also the
 // baseline binaries' flag handling (--help 0, bad flags 2, missing files 1).
 #include <gtest/gtest.h>
 
@@ -9,6 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "models/inception/weights.h"
+#include "models/metrics/npy_format.h"
 
 namespace kite {
 namespace {
@@ -41,14 +46,21 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   const std::string out = ::testing::TempDir() + "/kite_experiments_quick";
   std::filesystem::remove_all(out);
   const std::string log = ::testing::TempDir() + "/kite_experiments_quick.log";
-  const std::string command = "SKIP_BUILD=1 KITE_BUILD_DIR=" + build.string() + " OUT=" + out +
-                              " bash " + (repo / "apps/experiments.sh").string() + " --quick";
+  const std::string command = "SKIP_BUILD=1 FLOW_TEMPERATURE=0.8 KITE_BUILD_DIR=" + build.string() +
+                              " OUT=" + out + " bash " + (repo / "apps/experiments.sh").string() +
+                              " --quick";
   ASSERT_EQ(run(command, log), 0) << command << " (log: " << log << ")";
 
   std::ifstream in(out + "/results.json");
   ASSERT_TRUE(in.good());
   const nlohmann::json results = nlohmann::json::parse(in);
-  ASSERT_EQ(results["rows"].size(), 9u);
+  ASSERT_EQ(results["rows"].size(), 10u);
+  EXPECT_EQ(
+      results["rows"][1]["model"].get<std::string>().rfind("ours, sampled at temperature 0.8", 0),
+      0u);
+  const bool inception = std::filesystem::exists(inception::default_weights_path());
+  if (!inception)
+    std::printf("FID-Inception checks skipped: %s\n", inception::weights_fetch_hint().c_str());
   for (const auto& row : results["rows"]) {
     const std::string name = row["model"];
     EXPECT_TRUE(std::isfinite(row["test_mse"].get<double>())) << name;
@@ -57,10 +69,28 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
     const double mig = row["mig_shapes"].get<double>();
     EXPECT_GE(mig, 0.0) << name;
     EXPECT_LE(mig, 1.0) << name;
+    if (inception) {
+      ASSERT_TRUE(row["fid_inception"].is_number()) << name;
+      EXPECT_GE(row["fid_inception"].get<double>(), 0.0) << name;
+    }
   }
+  if (inception) {
+    EXPECT_TRUE(results["fid_inception_floor_train_vs_test"].is_number());
+    // evaluate --save-samples: uint8 [16, 1, 28, 28], the input `fid stats` reads.
+    std::ifstream npy(out + "/eval/ours/samples.npy", std::ios::binary);
+    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(npy)),
+                                          std::istreambuf_iterator<char>());
+    const metrics::NpyArray samples = metrics::decode_npy(bytes, "samples.npy");
+    EXPECT_EQ(samples.descr, "|u1");
+    EXPECT_EQ(samples.shape, (std::vector<std::size_t>{16, 1, 28, 28}));
+  }
+  // --temperature scales a flow's or N(0, I)'s base samples only.
+  EXPECT_EQ(run(app("evaluate") + " --checkpoint " + out + "/ae/last.safetensors --gmm " + out +
+                "/gmm/gmm.safetensors --temperature 0.5 --samples 8 --out " + out + "/eval/bad"),
+            1);
   // Rows with an autoencoder prior report an exact latent NLL; ours is the first row.
   EXPECT_TRUE(results["rows"][0]["latent_nll_per_dim"].is_number());
-  EXPECT_TRUE(results["rows"][2]["latent_nll_per_dim"].is_number());
+  EXPECT_TRUE(results["rows"][3]["latent_nll_per_dim"].is_number());  // AE + GMM
   EXPECT_LT(results["fid_floor_train_vs_test"].get<double>(),
             results["fid_ceiling_noise_vs_test"].get<double>());
   EXPECT_EQ(results["extractor_version"].get<std::string>().rfind("fmnist-cnn-v1:", 0), 0u);

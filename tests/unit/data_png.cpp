@@ -197,7 +197,7 @@ TEST(DataPng, WriteIntoMissingFolder) {
   const std::string path = dir.file("no/such/folder/out.png");
   const std::vector<uint8_t> pixels(4 * 4);
   EXPECT_TRUE(throws_error_with([&] { write_png(path, 1, 4, 4, pixels.data()); },
-                                {path, "cannot open for writing"}));
+                                {path, "cannot create"}));
 }
 
 TEST(DataPng, WriteLeavesNoTemporaryFile) {
