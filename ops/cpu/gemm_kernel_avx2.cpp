@@ -11,86 +11,40 @@
 
 #include "ops/cpu/gemm_kernel.h"
 
-#define KITE_AVX2 __attribute__((target("avx2,fma")))
+#define KITE_GEMM_TARGET __attribute__((target("avx2,fma")))
 
 namespace kite::cpu {
 namespace {
 
 template <class T>
-struct Ymm;
+struct Simd;
 template <>
-struct Ymm<float> {
+struct Simd<float> {
   using Vec = __m256;
   static constexpr int lanes = 8;
 };
 template <>
-struct Ymm<double> {
+struct Simd<double> {
   using Vec = __m256d;
   static constexpr int lanes = 4;
 };
 
-KITE_AVX2 inline __m256 load(const float* p) { return _mm256_loadu_ps(p); }
-KITE_AVX2 inline __m256d load(const double* p) { return _mm256_loadu_pd(p); }
-KITE_AVX2 inline void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
-KITE_AVX2 inline void store(double* p, __m256d v) { _mm256_storeu_pd(p, v); }
-KITE_AVX2 inline __m256 broadcast(float x) { return _mm256_set1_ps(x); }
-KITE_AVX2 inline __m256d broadcast(double x) { return _mm256_set1_pd(x); }
-KITE_AVX2 inline __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
-KITE_AVX2 inline __m256d fma(__m256d a, __m256d b, __m256d c) { return _mm256_fmadd_pd(a, b, c); }
-KITE_AVX2 inline __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
-KITE_AVX2 inline __m256d mul(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
-
-// The register tile is ROWS (<= MR) rows x 2 vectors. The two accumulator columns are
-// separate arrays (not one [ROWS][2] array) because GCC then keeps every accumulator in a
-// register; with a 2-D array it spilled one row of B to the stack.
-template <class T, int MR, int ROWS>
-KITE_AVX2 void micro_kernel(int64_t kc, const T* a, const T* b, int64_t b_stride, T alpha, T beta,
-                            T* c, int64_t ldc) {
-  using Vec = typename Ymm<T>::Vec;
-  constexpr int lanes = Ymm<T>::lanes;
-
-  Vec acc_left[ROWS], acc_right[ROWS];  // columns [0, lanes) and [lanes, 2 * lanes)
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r) acc_left[r] = acc_right[r] = broadcast(T(0));
-
-  for (int64_t p = 0; p < kc; ++p) {
-    const Vec b_left = load(b), b_right = load(b + lanes);
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      const Vec a_elem = broadcast(a[r]);
-      acc_left[r] = fma(a_elem, b_left, acc_left[r]);
-      acc_right[r] = fma(a_elem, b_right, acc_right[r]);
-    }
-    a += MR;
-    b += b_stride;
-  }
-
-  const Vec alpha_v = broadcast(alpha);
-  if (beta == T(0)) {
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      store(c + r * ldc, mul(alpha_v, acc_left[r]));
-      store(c + r * ldc + lanes, mul(alpha_v, acc_right[r]));
-    }
-  } else {
-    const Vec beta_v = broadcast(beta);
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      T* row = c + r * ldc;
-      store(row, fma(alpha_v, acc_left[r], mul(beta_v, load(row))));
-      store(row + lanes, fma(alpha_v, acc_right[r], mul(beta_v, load(row + lanes))));
-    }
-  }
+KITE_GEMM_TARGET inline __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+KITE_GEMM_TARGET inline __m256d load(const double* p) { return _mm256_loadu_pd(p); }
+KITE_GEMM_TARGET inline void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+KITE_GEMM_TARGET inline void store(double* p, __m256d v) { _mm256_storeu_pd(p, v); }
+KITE_GEMM_TARGET inline __m256 broadcast(float x) { return _mm256_set1_ps(x); }
+KITE_GEMM_TARGET inline __m256d broadcast(double x) { return _mm256_set1_pd(x); }
+KITE_GEMM_TARGET inline __m256 fma(__m256 a, __m256 b, __m256 c) {
+  return _mm256_fmadd_ps(a, b, c);
 }
+KITE_GEMM_TARGET inline __m256d fma(__m256d a, __m256d b, __m256d c) {
+  return _mm256_fmadd_pd(a, b, c);
+}
+KITE_GEMM_TARGET inline __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+KITE_GEMM_TARGET inline __m256d mul(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
 
-// Binds T and MR so that make_gemm_kernel can instantiate one kernel per row count.
-template <class T, int MR>
-struct Kernels {
-  template <int ROWS>
-  struct Rows {
-    static constexpr MicroKernel<T> run = &micro_kernel<T, MR, ROWS>;
-  };
-};
+#include "ops/cpu/gemm_register_tile.inc"
 
 }  // namespace
 
@@ -101,13 +55,13 @@ struct Kernels {
 //   mc: mc x kc block of A in L3: 1920 * 512 * 4 B = 3.75 MiB.
 template <>
 GemmKernel<float> gemm_kernel_avx2<float>() {
-  return make_gemm_kernel<float, 6, 2 * Ymm<float>::lanes, Kernels<float, 6>::Rows>("avx2", 512,
-                                                                                    1920, 384);
+  return make_gemm_kernel<float, 6, 2 * Simd<float>::lanes, Kernels<float, 6>::Rows>("avx2", 512,
+                                                                                     1920, 384);
 }
 template <>
 GemmKernel<double> gemm_kernel_avx2<double>() {
-  return make_gemm_kernel<double, 6, 2 * Ymm<double>::lanes, Kernels<double, 6>::Rows>("avx2", 256,
-                                                                                       1920, 384);
+  return make_gemm_kernel<double, 6, 2 * Simd<double>::lanes, Kernels<double, 6>::Rows>("avx2", 256,
+                                                                                        1920, 384);
 }
 
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }

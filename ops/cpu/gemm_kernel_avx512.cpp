@@ -13,91 +13,44 @@
 
 #include "ops/cpu/gemm_kernel.h"
 
-#define KITE_AVX512 __attribute__((target("avx512f")))
+#define KITE_GEMM_TARGET __attribute__((target("avx512f")))
 
 namespace kite::cpu {
 namespace {
 
 // Overloads on the element type let one kernel template serve float and double.
 template <class T>
-struct Zmm;
+struct Simd;
 template <>
-struct Zmm<float> {
+struct Simd<float> {
   using Vec = __m512;
   static constexpr int lanes = 16;
 };
 template <>
-struct Zmm<double> {
+struct Simd<double> {
   using Vec = __m512d;
   static constexpr int lanes = 8;
 };
 
-KITE_AVX512 inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
-KITE_AVX512 inline __m512d load(const double* p) { return _mm512_loadu_pd(p); }
-KITE_AVX512 inline void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
-KITE_AVX512 inline void store(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
-KITE_AVX512 inline __m512 broadcast(float x) { return _mm512_set1_ps(x); }
-KITE_AVX512 inline __m512d broadcast(double x) { return _mm512_set1_pd(x); }
-KITE_AVX512 inline __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
-KITE_AVX512 inline __m512d fma(__m512d a, __m512d b, __m512d c) { return _mm512_fmadd_pd(a, b, c); }
-KITE_AVX512 inline __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
-KITE_AVX512 inline __m512d mul(__m512d a, __m512d b) { return _mm512_mul_pd(a, b); }
+KITE_GEMM_TARGET inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+KITE_GEMM_TARGET inline __m512d load(const double* p) { return _mm512_loadu_pd(p); }
+KITE_GEMM_TARGET inline void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+KITE_GEMM_TARGET inline void store(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
+KITE_GEMM_TARGET inline __m512 broadcast(float x) { return _mm512_set1_ps(x); }
+KITE_GEMM_TARGET inline __m512d broadcast(double x) { return _mm512_set1_pd(x); }
+KITE_GEMM_TARGET inline __m512 fma(__m512 a, __m512 b, __m512 c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+KITE_GEMM_TARGET inline __m512d fma(__m512d a, __m512d b, __m512d c) {
+  return _mm512_fmadd_pd(a, b, c);
+}
+KITE_GEMM_TARGET inline __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+KITE_GEMM_TARGET inline __m512d mul(__m512d a, __m512d b) { return _mm512_mul_pd(a, b); }
 
 // No software prefetching: the packed slivers are read sequentially, which the hardware
 // prefetchers handle. Prefetching the C tile at the start of the kernel was tried and made
 // whole GEMMs ~8% slower on Zen 4 (the early C lines push the A sliver out of L1).
-//
-// The register tile is ROWS (<= MR) rows x 2 vectors. The two accumulator columns are
-// separate arrays (not one [ROWS][2] array) because GCC then keeps every accumulator in a
-// register; with a 2-D array it spilled one row of B to the stack.
-template <class T, int MR, int ROWS>
-KITE_AVX512 void micro_kernel(int64_t kc, const T* a, const T* b, int64_t b_stride, T alpha, T beta,
-                              T* c, int64_t ldc) {
-  using Vec = typename Zmm<T>::Vec;
-  constexpr int lanes = Zmm<T>::lanes;
-
-  Vec acc_left[ROWS], acc_right[ROWS];  // columns [0, lanes) and [lanes, 2 * lanes)
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r) acc_left[r] = acc_right[r] = broadcast(T(0));
-
-  for (int64_t p = 0; p < kc; ++p) {
-    const Vec b_left = load(b), b_right = load(b + lanes);
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      const Vec a_elem = broadcast(a[r]);
-      acc_left[r] = fma(a_elem, b_left, acc_left[r]);
-      acc_right[r] = fma(a_elem, b_right, acc_right[r]);
-    }
-    a += MR;
-    b += b_stride;
-  }
-
-  const Vec alpha_v = broadcast(alpha);
-  if (beta == T(0)) {
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      store(c + r * ldc, mul(alpha_v, acc_left[r]));
-      store(c + r * ldc + lanes, mul(alpha_v, acc_right[r]));
-    }
-  } else {
-    const Vec beta_v = broadcast(beta);
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      T* row = c + r * ldc;
-      store(row, fma(alpha_v, acc_left[r], mul(beta_v, load(row))));
-      store(row + lanes, fma(alpha_v, acc_right[r], mul(beta_v, load(row + lanes))));
-    }
-  }
-}
-
-// Binds T and MR so that make_gemm_kernel can instantiate one kernel per row count.
-template <class T, int MR>
-struct Kernels {
-  template <int ROWS>
-  struct Rows {
-    static constexpr MicroKernel<T> run = &micro_kernel<T, MR, ROWS>;
-  };
-};
+#include "ops/cpu/gemm_register_tile.inc"
 
 }  // namespace
 
@@ -111,12 +64,12 @@ struct Kernels {
 // double has half the elements per byte: kc halves, so the L1 and L2 footprints stay the same.
 template <>
 GemmKernel<float> gemm_kernel_avx512<float>() {
-  return make_gemm_kernel<float, 12, 2 * Zmm<float>::lanes, Kernels<float, 12>::Rows>("avx512", 384,
-                                                                                      1920, 512);
+  return make_gemm_kernel<float, 12, 2 * Simd<float>::lanes, Kernels<float, 12>::Rows>(
+      "avx512", 384, 1920, 512);
 }
 template <>
 GemmKernel<double> gemm_kernel_avx512<double>() {
-  return make_gemm_kernel<double, 12, 2 * Zmm<double>::lanes, Kernels<double, 12>::Rows>(
+  return make_gemm_kernel<double, 12, 2 * Simd<double>::lanes, Kernels<double, 12>::Rows>(
       "avx512", 192, 1920, 512);
 }
 
