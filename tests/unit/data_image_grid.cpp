@@ -74,7 +74,7 @@ TEST(DataImageGrid, BadArguments) {
   const std::string path = dir.file("missing/grid.png");
   EXPECT_TRUE(
       test::throws_error_with([&] { write_image_grid(path, images.data(), 2, 1, 4, 4, 2, 1); },
-                              {path, "cannot open for writing"}));
+                              {path, "cannot create"}));
 }
 
 }  // namespace
