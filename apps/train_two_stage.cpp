@@ -156,14 +156,9 @@ int run(const CLI::App& app, Flags& flags) {
       parallel->backward(loss.total);
       optimizer.step();
       gamma_optimizer.step();
-      // The global batch's loss parts (the mean of the ranks' equal shares).
-      std::vector<double> reduced = {to_device(loss.total, Device::cpu()).item<double>(), loss.kl,
-                                     loss.sse, apps::interrupt_requested() ? 1.0 : 0.0};
-      dist.average(reduced);
-      const double value = reduced[0];
-      loss.kl = reduced[1];
-      loss.sse = reduced[2];
-      interrupted = reduced[3] > 0;
+      const apps::GlobalVaeLoss global = apps::average_over_ranks(dist, loss);
+      const double value = global.total;
+      interrupted = global.interrupted;
       KITE_CHECK(std::isfinite(value),
                  "train_two_stage: the loss is " << value << " at step " << step + 1);
       ++step;

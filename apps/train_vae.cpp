@@ -169,14 +169,9 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
       parallel->backward(last.total);
       optimizer.step();
       if (gamma_optimizer) gamma_optimizer->step();
-      // The global batch's loss parts (the mean of the ranks' equal shares).
-      std::vector<double> reduced = {to_device(last.total, Device::cpu()).item<double>(), last.sse,
-                                     last.kl, apps::interrupt_requested() ? 1.0 : 0.0};
-      dist.average(reduced);
-      const double value = reduced[0];
-      last.sse = reduced[1];
-      last.kl = reduced[2];
-      interrupted = reduced[3] > 0;
+      const apps::GlobalVaeLoss global = apps::average_over_ranks(dist, last);
+      const double value = global.total;
+      interrupted = global.interrupted;
       last_value = value;
       KITE_CHECK(std::isfinite(value), "train_vae: the loss is " << value << " at step " << step + 1
                                                                  << " (try a lower --lr)");

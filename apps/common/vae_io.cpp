@@ -78,4 +78,13 @@ SetPosterior encode_posterior(vae::Vae& model, const data::ImageSet& set, int64_
   return {contiguous(cat(means, 0)), contiguous(cat(log_vars, 0))};
 }
 
+GlobalVaeLoss average_over_ranks(const Distributed& dist, vae::VaeLoss& loss) {
+  std::vector<double> reduced = {to_device(loss.total, Device::cpu()).item<double>(), loss.sse,
+                                 loss.kl, interrupt_requested() ? 1.0 : 0.0};
+  dist.average(reduced);
+  loss.sse = reduced[1];
+  loss.kl = reduced[2];
+  return {reduced[0], reduced[3] > 0};
+}
+
 }  // namespace kite::apps

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/common/autoencoder_io.h"
+#include "apps/common/distributed.h"
 #include "apps/common/training.h"
 #include "data/image_set.h"
 #include "models/vae/two_stage_vae.h"
@@ -39,5 +40,14 @@ struct SetPosterior {
 };
 SetPosterior encode_posterior(vae::Vae& model, const data::ImageSet& set, int64_t batch_size,
                               Device device);
+
+// After a step: the global batch's loss (the mean of the ranks' equal shares), with `loss.kl`
+// and `loss.sse` replaced by their means too. `interrupted` is true on every rank when any
+// rank was asked to stop. Collective.
+struct GlobalVaeLoss {
+  double total = 0;
+  bool interrupted = false;
+};
+GlobalVaeLoss average_over_ranks(const Distributed& dist, vae::VaeLoss& loss);
 
 }  // namespace kite::apps
