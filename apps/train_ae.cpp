@@ -1,5 +1,6 @@
 // train_ae: trains stage 1 of the decoupled VAE, the deterministic autoencoder, with an MSE
-// loss (optionally denoising: randomly erased inputs, clean targets).
+// loss (optionally denoising: randomly erased inputs, clean targets, and/or with noise on the
+// codes the decoder sees, --latent-noise).
 //
 //   train_ae                                  # Fashion-MNIST, the authors' 28x28 model
 //   train_ae --epochs 3 --out runs/ae         # then: encode, reconstruct, train_flow
@@ -29,6 +30,7 @@
 #include "data/loader.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "models/ae/latent_noise.h"
 #include "models/optim/adam.h"
 #include "ops/erase.h"
 #include "ops/factory.h"
@@ -46,6 +48,7 @@ struct TrainFlags {
   double lr = 2e-4;
   bool denoise = false;
   double erase_probability = 0.5;
+  double latent_noise = 0;        // noise std on the codes, in units of each dimension's spread
   std::vector<int64_t> channels;  // empty: the default for the image size
   int64_t latent = 0;             // 0: the default for the image size
 
@@ -53,7 +56,8 @@ struct TrainFlags {
     return {{"batch", batch},
             {"lr", lr},
             {"denoise", denoise},
-            {"erase_probability", erase_probability}};
+            {"erase_probability", erase_probability},
+            {"latent_noise", latent_noise}};
   }
 };
 
@@ -117,6 +121,8 @@ int run(const CLI::App& app, Flags& flags) {
     take_from_checkpoint(app, "--denoise", flags.train.denoise, config["train"], "denoise");
     take_from_checkpoint(app, "--erase-prob", flags.train.erase_probability, config["train"],
                          "erase_probability");
+    take_from_checkpoint(app, "--latent-noise", flags.train.latent_noise, config["train"],
+                         "latent_noise");
     take_from_checkpoint(app, "--seed", flags.common.seed, config, "seed");
     const DatasetFlags stored_dataset = DatasetFlags::from_json(config["dataset"]);
     KITE_CHECK(apps::override_dataset_flags(app, stored_dataset, flags.dataset).to_json() ==
@@ -238,17 +244,21 @@ int run(const CLI::App& app, Flags& flags) {
   std::optional<apps::MetricsLog> log;  // rank 0 only
   if (dist.is_root()) log.emplace(log_path, resumed.has_value());
 
+  char noise_note[48] = "";
+  if (flags.train.latent_noise > 0)
+    std::snprintf(noise_note, sizeof noise_note, ", latent noise %g", flags.train.latent_noise);
   std::fprintf(
       stderr,
       "train_ae: %s (%s; %lld train, %lld test images), model %s, %.2fM parameters\n"
-      "train_ae: %s, %s, threads %d, batch %lld, Adam lr %g%s, %lld steps/epoch, %lld steps "
-      "(%lld epochs)%s\n",
+      "train_ae: %s, %s, threads %d, batch %lld, Adam lr %g%s%s, %lld steps/epoch, %lld steps "
+      "(%lld epochs)\n",
       sets.name.c_str(), sets.source.c_str(), static_cast<long long>(sets.train->n),
       static_cast<long long>(sets.test->n), model_config.describe().c_str(),
       static_cast<double>(model->num_parameters()) / 1e6, dist.describe().c_str(),
       device.str().c_str(), threads, static_cast<long long>(flags.train.batch), flags.train.lr,
-      flags.train.denoise ? ", denoising" : "", static_cast<long long>(batches_per_epoch),
-      static_cast<long long>(total_steps), static_cast<long long>(total_epochs), resumed ? "" : "");
+      flags.train.denoise ? ", denoising" : "", noise_note,
+      static_cast<long long>(batches_per_epoch), static_cast<long long>(total_steps),
+      static_cast<long long>(total_epochs));
   if (resumed)
     std::fprintf(stderr, "train_ae: resumed from %s at step %lld (epoch %lld, batch %lld)\n",
                  keeper.last_path().c_str(), static_cast<long long>(state.step),
@@ -297,7 +307,10 @@ int run(const CLI::App& app, Flags& flags) {
       const Tensor& clean = batch->images;
       const Tensor input =
           flags.train.denoise ? random_erase(clean, erase_options, &augment_generator) : clean;
-      Tensor loss = mse_loss(model->forward(input), clean);
+      Tensor loss =
+          mse_loss(model->decode(ae::jitter_codes(model->encode(input), flags.train.latent_noise,
+                                                  &augment_generator)),
+                   clean);
       optimizer.zero_grad();
       parallel->backward(loss);
       optimizer.step();
@@ -483,6 +496,11 @@ int main(int argc, char** argv) {
                  "With --denoise: chance that an image is erased")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--latent-noise", flags.train.latent_noise,
+                 "Gaussian noise on the codes the decoder sees, in units of each latent "
+                 "dimension's batch spread (0: none; e.g. 0.1)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10.0));
   app.add_option("--channels", flags.train.channels,
                  "Channel widths, e.g. 64,128 (default: by image size; 28x28 -> 64,128)")
       ->delimiter(',')

@@ -14,6 +14,7 @@
 #include "engine/checkpoint.h"
 #include "engine/gradcheck.h"
 #include "models/ae/autoencoder.h"
+#include "models/ae/latent_noise.h"
 #include "ops/conv.h"
 #include "ops/norm.h"
 #include "ops/ops.h"
@@ -161,6 +162,38 @@ TEST(Autoencoder, CustomWidthsAndSeededInitialisation) {
   EXPECT_EQ(sa.count("encoder.res3.conv1.weight"), 0u);
   EXPECT_EQ(sa.count("decoder.res3.conv1.weight"), 1u);
   EXPECT_EQ(sa.at("encoder.fc.weight").shape(), (Shape{5, 16 * 4 * 4}));
+}
+
+TEST(LatentNoise, ScalesWithEachDimensionsSpreadAndPassesGradientsThrough) {
+  // Two latent dimensions whose spreads differ by 100x: the noise follows each one.
+  const int64_t n = 20000;
+  std::vector<double> values(2 * n);
+  Generator data(3);
+  const std::vector<double> normal =
+      to_double_vector(randn({n, 2}, DType::Float64, Device::cpu(), &data));
+  for (int64_t i = 0; i < n; ++i)
+    values[2 * i] = normal[2 * i], values[2 * i + 1] = 100 * normal[2 * i + 1];
+  Tensor codes = Tensor::from_vector(values, {n, 2});
+  codes.set_requires_grad(true);
+  Generator g1(5), g2(5);
+  const Tensor jittered = jitter_codes(codes, 0.25, &g1);
+  const std::vector<double> noise = to_double_vector(sub(jittered, codes).detach());
+  for (int64_t d = 0; d < 2; ++d) {
+    double sum_sq = 0;
+    for (int64_t i = 0; i < n; ++i) sum_sq += noise[2 * i + d] * noise[2 * i + d];
+    const double spread = d == 0 ? 1.0 : 100.0;
+    EXPECT_NEAR(std::sqrt(sum_sq / n), 0.25 * spread, 0.25 * spread * 0.03) << "dimension " << d;
+  }
+  // Seeded: the same generator state gives the same noise.
+  EXPECT_EQ(to_double_vector(jittered.detach()),
+            to_double_vector(jitter_codes(codes, 0.25, &g2).detach()));
+  // The spread is a constant: d sum(jittered) / d codes = 1 everywhere.
+  sum(jittered).backward();
+  for (double g : to_double_vector(codes.grad())) ASSERT_EQ(g, 1.0);
+  // s = 0 is the identity (the same tensor), bad arguments are named.
+  EXPECT_TRUE(jitter_codes(codes, 0, &g1).is_same(codes));
+  expect_error([&] { jitter_codes(codes, -1, &g1); }, {"jitter_codes", ">= 0"});
+  expect_error([&] { jitter_codes(rand({1, 3}), 0.1, &g1); }, {"jitter_codes", "[N >= 2, latent]"});
 }
 
 TEST(ResidualBlock, MatchesItsDefinitionAndPassesGradcheck) {

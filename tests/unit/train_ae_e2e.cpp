@@ -144,6 +144,8 @@ class TrainAeEndToEnd : public ::testing::Test {
                                      "--lr",
                                      "2e-3",
                                      "--denoise",
+                                     "--latent-noise",
+                                     "0.1",
                                      "--log-every",
                                      "1",
                                      "--threads",
@@ -300,6 +302,7 @@ TEST_F(TrainAeEndToEnd, BadFlagsExitTwoAndMissingDataExitsOne) {
                                                {"--device", "gpu"},
                                                {"--dataset", "imagenet"},
                                                {"--lr", "-1"},
+                                               {"--latent-noise", "-0.5"},
                                                {"--no-such-flag"}}) {
     Result r = run("train_ae", args);
     EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
@@ -307,8 +310,8 @@ TEST_F(TrainAeEndToEnd, BadFlagsExitTwoAndMissingDataExitsOne) {
   }
   Result help = run("train_ae", {"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* flag :
-       {"--device", "--seed", "--out", "--resume", "--denoise", "--steps", "--epochs"})
+  for (const char* flag : {"--device", "--seed", "--out", "--resume", "--denoise", "--latent-noise",
+                           "--steps", "--epochs"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
 
   const std::string missing = (root_ / "no" / "fashion-mnist").string();
