@@ -56,6 +56,8 @@ else
   : "${SHAPES_TRAIN:=20000}" "${SHAPES_TEST:=2000}" "${SHAPES_STEPS:=600}" "${MIG_SAMPLES:=10000}"
   : "${SWEEP:=0,0.001,0.01,0.1,1,10}" "${SWEEP_STEPS:=300}" "${INCEPTION_SAMPLES:=10000}"
 fi
+: "${STAGE1_LR:=1e-3}"  # Adam lr of every stage-1 model (AE, VAEs, shapes runs, sweep)
+: "${AE_FLAGS:=}"        # extra train_ae flags for the AE rows, e.g. "--latent-noise 0.1"
 : "${TUNED_GAMMA:=auto}"  # auto: the sweep's gamma (> 0) with the lowest FID-FMNIST; or a number
 : "${BETA:=4}"
 : "${CLASSIFIER:=}"        # reuse trained classifier weights instead of training them here
@@ -78,9 +80,9 @@ mkdir -p "$OUT/time"
 # Budget: --epochs N, or --steps N when AE_STEPS is set (the quick mode).
 if [[ "${AE_STEPS:-0}" != 0 ]]; then budget=(--steps "$AE_STEPS"); else budget=(--epochs "$AE_EPOCHS"); fi
 data=(--train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT")
-arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH")
+arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH" --lr "$STAGE1_LR")
 shapes=(--dataset shapes --image-size 32 --train-limit "$SHAPES_TRAIN" --test-limit "$SHAPES_TEST")
-shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --steps "$SHAPES_STEPS")
+shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --lr "$STAGE1_LR" --steps "$SHAPES_STEPS")
 
 # timed NAME command...: runs the command and records its wall time in $OUT/time/NAME (s).
 timed() {
@@ -142,7 +144,9 @@ fi
 
 # 2. Stage 1 autoencoder, shared by ours, AE + GMM and AE + Gaussian.
 step "autoencoder"
-timed ae "$bin/train_ae" --out "$OUT/ae" --overwrite "${data[@]}" "${arch[@]}" "${budget[@]}" "${device_flags[@]}"
+# shellcheck disable=SC2086  # AE_FLAGS is a list of flags
+timed ae "$bin/train_ae" --out "$OUT/ae" --overwrite "${data[@]}" "${arch[@]}" "${budget[@]}" "${device_flags[@]}" \
+  $AE_FLAGS
 timed encode "$bin/encode" --checkpoint "$OUT/ae/last.safetensors" --out "$OUT/ae/codes.safetensors" "${device_flags[@]}"
 step "i-ResNet flow on the codes"
 timed flow "$bin/train_flow" --codes "$OUT/ae/codes.safetensors" --out "$OUT/flow" --epochs "$FLOW_EPOCHS" \
@@ -169,7 +173,7 @@ inception_fid "$OUT/eval/ae_gaussian"
 # 3. The paper's Fig. 3: a sweep over gamma. Its models also tune gamma for the VAE rows: each
 #    is sampled and scored by FID-FMNIST, and TUNED_GAMMA=auto takes the best gamma > 0.
 step "gamma sweep ($SWEEP)"
-"$bin/train_vae" --gamma-sweep "$SWEEP" --out "$OUT/sweep" "${data[@]}" "${arch[@]}" --steps "$SWEEP_STEPS" "${device_flags[@]}"
+"$bin/train_vae" --gamma-sweep "$SWEEP" --out "$OUT/sweep" --overwrite "${data[@]}" "${arch[@]}" --steps "$SWEEP_STEPS" "${device_flags[@]}"
 json_number() { sed -n "s/^ *\"$2\": \([-0-9.eE+]*\),*\$/\1/p" "$1" | head -n 1; }
 {
   echo "| gamma | FID-FMNIST ($SAMPLES samples, $SWEEP_STEPS steps) |"
@@ -197,7 +201,7 @@ fi
 vae() {
   local name=$1; shift
   step "VAE: $name"
-  timed "$name" "$bin/train_vae" --out "$OUT/$name" "${data[@]}" "${arch[@]}" "${budget[@]}" "${device_flags[@]}" "$@"
+  timed "$name" "$bin/train_vae" --out "$OUT/$name" --overwrite "${data[@]}" "${arch[@]}" "${budget[@]}" "${device_flags[@]}" "$@"
   evaluate --checkpoint "$OUT/$name/last.safetensors" --name "$name" --out "$OUT/eval/$name"
   inception_fid "$OUT/eval/$name"
 }
@@ -213,7 +217,9 @@ inception_fid "$OUT/eval/two_stage"
 
 # 5. MIG on synthetic shapes (separate models, same recipe).
 step "shapes: autoencoder + flow, VAE, beta-VAE (MIG)"
-timed shapes_ae "$bin/train_ae" --out "$OUT/shapes/ae" --overwrite "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}"
+# shellcheck disable=SC2086
+timed shapes_ae "$bin/train_ae" --out "$OUT/shapes/ae" --overwrite "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}" \
+  $AE_FLAGS
 "$bin/encode" --checkpoint "$OUT/shapes/ae/last.safetensors" --out "$OUT/shapes/ae/codes.safetensors" "${device_flags[@]}"
 "$bin/train_flow" --codes "$OUT/shapes/ae/codes.safetensors" --out "$OUT/shapes/flow" --epochs "$FLOW_EPOCHS" \
   --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}"
@@ -223,7 +229,7 @@ for spec in "vae:--gamma $TUNED_GAMMA" "beta_vae:--gamma $TUNED_GAMMA --beta $BE
             "vae_gamma_0.5:--gamma 0.5" "vae_learnt_gamma:--learn-gamma"; do
   name=${spec%%:*}
   # shellcheck disable=SC2086
-  "$bin/train_vae" --out "$OUT/shapes/$name" "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}" ${spec#*:}
+  "$bin/train_vae" --out "$OUT/shapes/$name" --overwrite "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}" ${spec#*:}
   "$bin/evaluate" --checkpoint "$OUT/shapes/$name/last.safetensors" --mig --mig-samples "$MIG_SAMPLES" \
     --out "$OUT/eval/shapes_$name" "${device_flags[@]}"
 done

@@ -85,13 +85,7 @@ uint64_t augment_seed(uint64_t seed) { return seed ^ 0x5eed0fa11ce5ull; }
 template <class T>
 void take_from_checkpoint(const CLI::App& app, const char* flag, T& value,
                           const nlohmann::json& stored, const char* key) {
-  if (!stored.contains(key)) return;
-  const T saved = stored[key].get<T>();
-  KITE_CHECK(app.count(flag) == 0 || value == saved,
-             flag << " " << nlohmann::json(value).dump() << " differs from the resumed run's "
-                  << nlohmann::json(saved).dump()
-                  << "; a resumed run keeps its settings (start a new --out instead)");
-  value = saved;
+  if (stored.contains(key)) apps::take_resumed_setting(app, flag, value, stored[key].get<T>());
 }
 
 struct StepTimer {

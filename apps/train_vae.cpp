@@ -5,6 +5,7 @@
 //   train_vae --gamma 1 --beta 4 --out runs/beta_vae     # beta-VAE
 //   train_vae --learn-gamma --out runs/vae_learnt        # learnt gamma (2-stage VAE's stage 1)
 //   train_vae --gamma-sweep 0,0.01,0.1,1,10 --out runs/sweep   # the paper's Fig. 3
+//   train_vae --resume --out runs/vae                    # continue exactly where a run stopped
 //
 // --gamma 0 is the plain autoencoder (z = mu, MSE loss). A learnt log gamma has its own Adam
 // with --gamma-lr (1e-2): at the networks' 2e-4 it would barely move in a few epochs.
@@ -14,6 +15,11 @@
 // of a Gaussian fitted to the aggregate posterior from N(0, I), training time) and
 // posterior.png: samples z ~ q(z|x) of test images on the two most active latent axes.
 // A sweep writes one such folder per gamma (gamma_<g>/) and sweep.json + sweep.md.
+//
+// Exact resumption (one run, not a sweep): last.safetensors is also written every
+// --checkpoint-every steps and on Ctrl-C, with both optimizers' state, the step and the
+// position in the epoch and the random streams, so that `--resume` continues with the same
+// losses, bit for bit, as a run never stopped. A resumed run keeps its settings.
 //
 // Runs data parallel under `mpirun -np N` (apps/common/distributed.h): --batch is the global
 // batch, and only rank 0 prints and writes files. A learnt log gamma is a parameter of the
@@ -57,7 +63,44 @@ struct Flags {
   int64_t batch = 64, epochs = 1, steps = 0, eval_batch = 500, log_every = 20, plot_images = 2000;
   std::vector<int64_t> channels;
   int64_t latent = 0;
+  int64_t checkpoint_every = 500;
+  bool resume = false, overwrite = false;
 };
+
+// The seed of the reparameterisation noise (rank 0's; see Distributed::rank_seed).
+uint64_t noise_seed(uint64_t seed) { return seed ^ 0x7a11ce5eedull; }
+
+// --resume: the settings of the run in --out replace the flags (one given again must agree);
+// --steps and --epochs may extend the run.
+apps::LoadedCheckpoint take_settings_from_checkpoint(const CLI::App& app, Flags& flags) {
+  const std::string path = flags.common.out + "/last.safetensors";
+  KITE_CHECK(fs::exists(path), "--resume: no checkpoint to resume at " << path << " (check --out)");
+  apps::LoadedCheckpoint loaded = apps::read_training_checkpoint(path, "vae");
+  const vae::VaeConfig model = apps::vae_config_from_json(loaded.config_section("model"));
+  const nlohmann::json& train = loaded.config_section("train");
+  if (flags.learn_gamma && flags.gamma == 0) flags.gamma = 1.0;  // as train_one starts it
+  apps::take_resumed_setting(app, "--gamma", flags.gamma, model.gamma);
+  apps::take_resumed_setting(app, "--learn-gamma", flags.learn_gamma, model.learn_gamma);
+  apps::take_resumed_setting(app, "--beta", flags.beta, model.beta);
+  apps::take_resumed_setting(app, "--channels", flags.channels, model.architecture.channels);
+  apps::take_resumed_setting(app, "--latent", flags.latent, model.architecture.latent_dim);
+  apps::take_resumed_setting(app, "--lr", flags.lr, train.at("lr").get<double>());
+  apps::take_resumed_setting(app, "--gamma-lr", flags.gamma_lr, train.at("gamma_lr").get<double>());
+  apps::take_resumed_setting(app, "--batch", flags.batch, train.at("batch").get<int64_t>());
+  apps::take_resumed_setting(app, "--seed", flags.common.seed,
+                             loaded.state.config.at("seed").get<uint64_t>());
+  const apps::DatasetFlags stored_dataset =
+      apps::DatasetFlags::from_json(loaded.config_section("dataset"));
+  KITE_CHECK(apps::override_dataset_flags(app, stored_dataset, flags.dataset).to_json() ==
+                 stored_dataset.to_json(),
+             "dataset flags differ from the resumed run's "
+                 << stored_dataset.to_json().dump()
+                 << "; a resumed run keeps its data (start a new --out instead)");
+  flags.dataset = stored_dataset;
+  if (app.count("--steps") == 0 && app.count("--epochs") == 0)
+    flags.steps = train.at("steps").get<int64_t>();
+  return loaded;
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -94,9 +137,17 @@ double fitted_gaussian_kl_from_standard_normal(const Tensor& codes) {
   return 0.5 * (trace + norm2 - static_cast<double>(d) - log_det);
 }
 
+// Trains one model into `out` (from `resumed` when given). Returns its metrics, or
+// {"interrupted": true} when Ctrl-C stopped it (last.safetensors then holds the run).
 nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
-                         const apps::Datasets& sets, double gamma, const std::string& out) {
+                         const apps::Datasets& sets, double gamma, const std::string& out,
+                         const apps::LoadedCheckpoint* resumed = nullptr) {
   const Device device = dist.device;
+  const std::string last_path = out + "/last.safetensors", log_path = out + "/log.jsonl";
+  KITE_CHECK(resumed || flags.overwrite || !fs::exists(last_path),
+             out << " already holds a run (" << last_path << "); pass "
+                 << (flags.sweep.empty() ? "--resume to continue it or " : "")
+                 << "--overwrite to start again");
   if (dist.is_root()) fs::create_directories(out);
   vae::VaeConfig config{architecture_for(flags, *sets.train), gamma, flags.learn_gamma, flags.beta};
   if (config.learn_gamma && config.gamma == 0) config.gamma = 1.0;  // log gamma starts at 0
@@ -104,7 +155,7 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
 
   Generator init_generator(flags.common.seed);
   // Reparameterisation noise: a distinct stream per rank (rank 0's is a 1-process run's).
-  Generator noise(dist.rank_seed(flags.common.seed ^ 0x7a11ce5eedull));
+  Generator noise(dist.rank_seed(noise_seed(flags.common.seed)));
   auto model = std::make_shared<vae::Vae>(config, DType::Float32, &init_generator);
   model->to(device);
   model->train();
@@ -128,6 +179,26 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
   data::DataLoader loader(sets.train, loader_options);
   const int64_t per_epoch = loader.batches_per_epoch();
   const int64_t total = flags.steps > 0 ? flags.steps : flags.epochs * per_epoch;
+
+  int64_t step = 0, epoch = 0, batch_in_epoch = 0;
+  double earlier_seconds = 0;  // training time of the sessions before a resume
+  if (resumed) {
+    resumed->restore_model(*model);
+    resumed->restore_optimizer(optimizer);
+    if (gamma_optimizer)
+      gamma_optimizer->load_state_tensors(resumed->tensors_under("extra."), "gamma_optim.");
+    apps::restore_rank_generator(dist, *resumed, "noise", noise, noise_seed(flags.common.seed));
+    apps::restore_rank_generator(dist, *resumed, "default", default_generator(), flags.common.seed);
+    step = resumed->state.step;
+    epoch = resumed->state.epoch;
+    batch_in_epoch = resumed->state.batch_in_epoch;
+    KITE_CHECK(batch_in_epoch <= per_epoch, "checkpoint " << resumed->path << ": position "
+                                                          << batch_in_epoch << " is past the "
+                                                          << per_epoch << " batches of an epoch");
+    if (auto it = resumed->state.metadata.find("train_seconds");
+        it != resumed->state.metadata.end())
+      earlier_seconds = std::stod(it->second);
+  }
   // Rank 0's weights on every rank; gradients (log gamma's too) averaged over the ranks. One
   // per model of a sweep.
   const std::unique_ptr<nn::DataParallel> parallel = dist.make_data_parallel(*model);
@@ -146,20 +217,44 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
                static_cast<long long>(flags.batch), static_cast<long long>(total),
                static_cast<long long>(per_epoch));
 
-  std::optional<apps::MetricsLog> log;  // rank 0 only
-  if (dist.is_root()) log.emplace(out + "/log.jsonl");
-  apps::install_interrupt_handler();
+  if (resumed)
+    std::fprintf(stderr, "train_vae: resumed from %s at step %lld (epoch %lld, batch %lld)\n",
+                 resumed->path.c_str(), static_cast<long long>(step),
+                 static_cast<long long>(epoch + 1), static_cast<long long>(batch_in_epoch));
+
   const auto start = std::chrono::steady_clock::now();
-  int64_t step = 0, epoch = 0;
+  auto train_seconds = [&] { return earlier_seconds + seconds_since(start); };
+  // Collective (every rank's random streams go in); only rank 0 writes the file.
+  auto save_last = [&] {
+    apps::TrainingState state;
+    state.kind = "vae";
+    state.step = step;
+    state.epoch = epoch;
+    state.batch_in_epoch = batch_in_epoch;
+    state.config = run_config;
+    apps::store_rank_generators(dist, state, "noise", noise);
+    apps::store_rank_generators(dist, state, "default", default_generator());
+    state.metadata["world_size"] = std::to_string(dist.world_size);
+    state.metadata["train_seconds"] = std::to_string(train_seconds());
+    std::map<std::string, Tensor> extra;
+    if (gamma_optimizer) extra = gamma_optimizer->state_tensors("gamma_optim.");
+    Checkpoint checkpoint = apps::make_training_checkpoint(*model, &optimizer, state, extra);
+    if (dist.is_root()) save_checkpoint(last_path, checkpoint);
+  };
+
+  if (resumed && dist.is_root()) apps::truncate_log_after_step(log_path, step);
+  std::optional<apps::MetricsLog> log;  // rank 0 only
+  if (dist.is_root()) log.emplace(log_path, resumed != nullptr);
+  apps::install_interrupt_handler();
   vae::VaeLoss last;
   double last_value = NAN;
   bool interrupted = false;  // on any rank, so that all ranks stop at the same step
   while (step < total && !interrupted) {
-    loader.start_epoch(epoch);
+    loader.start_epoch(epoch, batch_in_epoch);
     apps::ProgressBar bar("gamma " +
                               (config.learn_gamma ? std::string("learnt") : std::to_string(gamma)) +
                               " epoch " + std::to_string(epoch + 1),
-                          std::min(per_epoch, total - step), "step");
+                          std::min(per_epoch - batch_in_epoch, total - step), "step");
     while (step < total && !interrupted) {
       std::optional<data::Batch> batch = loader.next();
       if (!batch) break;
@@ -176,6 +271,7 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
       KITE_CHECK(std::isfinite(value), "train_vae: the loss is " << value << " at step " << step + 1
                                                                  << " (try a lower --lr)");
       ++step;
+      ++batch_in_epoch;
       if (log && (step % flags.log_every == 0 || step == total))
         log->write({{"step", step},
                     {"epoch", epoch + 1},
@@ -187,11 +283,24 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
       std::snprintf(postfix, sizeof postfix, "loss=%.4f sse=%.2f kl=%.2f gamma=%.3g", value,
                     last.sse, last.kl, last.gamma);
       bar.update(1, postfix);
+      if (!interrupted && flags.checkpoint_every > 0 && step % flags.checkpoint_every == 0 &&
+          step < total)
+        save_last();
     }
     bar.finish();
-    ++epoch;
+    if (batch_in_epoch == per_epoch) ++epoch, batch_in_epoch = 0;
   }
-  const double train_seconds = seconds_since(start);
+  if (interrupted) {
+    save_last();
+    std::fprintf(stderr,
+                 "\ntrain_vae: interrupted (signal %d) at step %lld; checkpoint saved to %s\n"
+                 "train_vae: continue with: train_vae --resume --out %s\n",
+                 apps::interrupt_signal(), static_cast<long long>(step), last_path.c_str(),
+                 out.c_str());
+    return {{"interrupted", true}};
+  }
+  const double seconds = train_seconds();
+  save_last();
 
   // Evaluation on the test set.
   model->eval();
@@ -228,16 +337,6 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
   const double outside =
       dist.is_root() ? apps::write_latent_plot(out + "/posterior.png", xs, ys, labels) : NAN;
 
-  // Inference-only snapshot (model and optimizer state; no exact resume for baselines).
-  apps::TrainingState state;
-  state.kind = "vae";
-  state.step = step;
-  state.epoch = epoch;
-  state.config = run_config;
-  if (dist.is_root())
-    save_checkpoint(out + "/last.safetensors",
-                    apps::make_training_checkpoint(*model, &optimizer, state));
-
   nlohmann::json metrics = {{"gamma", model->gamma()},
                             {"gamma_initial", config.gamma},
                             {"learn_gamma", config.learn_gamma},
@@ -253,16 +352,15 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
                             {"aggregate_posterior_gaussian_kl", aggregate_kl},
                             {"plot_axes", {axes[0], d > 1 ? axes[1] : axes[0]}},
                             {"plot_fraction_outside", outside},
-                            {"train_seconds", train_seconds},
+                            {"train_seconds", seconds},
                             {"world_size", dist.world_size},
-                            {"checkpoint", out + "/last.safetensors"},
+                            {"checkpoint", last_path},
                             {"config", run_config}};
   if (dist.is_root()) apps::write_json_file(out + "/metrics.json", metrics);
   std::fprintf(stderr,
                "train_vae: test MSE %.5f per pixel (%.2f per image), KL %.2f nats, gamma %.4g, "
                "aggregate-posterior KL from N(0,I) %.3f; %.0f s\n",
-               error.mse, error.sse_per_image, test_kl, model->gamma(), aggregate_kl,
-               train_seconds);
+               error.mse, error.sse_per_image, test_kl, model->gamma(), aggregate_kl, seconds);
   return metrics;
 }
 
@@ -272,7 +370,14 @@ std::string gamma_folder(double gamma) {
   return name.str();
 }
 
-int run(Flags& flags) {
+int run(const CLI::App& app, Flags& flags) {
+  std::optional<apps::LoadedCheckpoint> resumed;
+  if (flags.resume) {
+    KITE_CHECK(flags.sweep.empty(),
+               "--resume continues one run; a --gamma-sweep cannot be resumed "
+               "(run the remaining gammas into a new --out)");
+    resumed = take_settings_from_checkpoint(app, flags);
+  }
   apps::configure_threads(flags.common.threads);
   // Data parallel under mpirun (world size 1 otherwise): --batch is the global batch.
   const apps::Distributed dist =
@@ -280,7 +385,7 @@ int run(Flags& flags) {
   manual_seed(dist.rank_seed(flags.common.seed));
   const apps::Datasets sets = apps::load_datasets(flags.dataset);
   if (flags.sweep.empty()) {
-    train_one(flags, dist, sets, flags.gamma, flags.common.out);
+    train_one(flags, dist, sets, flags.gamma, flags.common.out, resumed ? &*resumed : nullptr);
     return 0;
   }
   // Fig. 3: one model per gamma, then a table.
@@ -291,6 +396,7 @@ int run(Flags& flags) {
   for (double gamma : flags.sweep) {
     const std::string folder = gamma_folder(gamma);
     nlohmann::json m = train_one(flags, dist, sets, gamma, flags.common.out + "/" + folder);
+    if (m.contains("interrupted")) break;
     rows.push_back(m);
     char line[512];
     std::snprintf(line, sizeof line, "| %g | %.5f | %.2f | %.2f | %.3f | %s/posterior.png |\n",
@@ -358,7 +464,13 @@ int main(int argc, char** argv) {
   app.add_option("--plot-images", flags.plot_images, "Test images in posterior.png")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--checkpoint-every", flags.checkpoint_every,
+                 "Save last.safetensors every N steps (0: only at the end and on Ctrl-C)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--resume", flags.resume, "Continue the run in --out from its last.safetensors");
+  app.add_flag("--overwrite", flags.overwrite, "Start a new run even if --out already holds one");
   return apps::run_main(app, argc, argv, [&] {
-    return apps::run_distributed("train_vae", [&] { return run(flags); });
+    return apps::run_distributed("train_vae", [&] { return run(app, flags); });
   });
 }

@@ -33,6 +33,7 @@
 #include "data/image_set.h"
 #include "engine/checkpoint.h"
 #include "engine/device.h"
+#include "engine/error.h"
 #include "engine/generator.h"
 #include "models/nn/module.h"
 #include "models/optim/optimizer.h"
@@ -167,6 +168,18 @@ struct LoadedCheckpoint {
 };
 LoadedCheckpoint read_training_checkpoint(const std::string& path,
                                           const std::string& expected_kind = "");
+
+// --resume: a setting that decides the loss sequence comes from the checkpoint (`stored`). A
+// flag given again with the same value is fine (the same command line plus --resume); a
+// different value is an error naming the flag, not silently ignored.
+template <class T>
+void take_resumed_setting(const CLI::App& app, const char* flag, T& value, const T& stored) {
+  KITE_CHECK(app.count(flag) == 0 || value == stored,
+             flag << " " << nlohmann::json(value).dump() << " differs from the resumed run's "
+                  << nlohmann::json(stored).dump()
+                  << "; a resumed run keeps its settings (start a new --out instead)");
+  value = stored;
+}
 
 // Keeps DIR/last.safetensors (every save) and, when asked, DIR/best.safetensors (the lowest
 // metric so far). Both are written atomically. The best metric so far travels in the

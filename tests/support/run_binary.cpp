@@ -1,0 +1,69 @@
+// Runs the project's binaries from tests: see run_binary.h.
+#include "run_binary.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace kite::test_support {
+
+namespace fs = std::filesystem;
+
+fs::path apps_dir() {
+  return fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "apps";
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Process spawn(const std::string& name, const std::vector<std::string>& args, const fs::path& logs) {
+  static int counter = 0;
+  Process p;
+  p.out = logs / (name + "." + std::to_string(counter) + ".out");
+  p.err = logs / (name + "." + std::to_string(counter++) + ".err");
+  const std::string binary = (apps_dir() / name).string();
+  std::vector<std::string> argv_strings = {binary};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "OMP_WAIT_POLICY=", 16) != 0) env_strings.emplace_back(*e);
+  env_strings.emplace_back("OMP_WAIT_POLICY=passive");
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, p.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, p.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int rc = posix_spawn(&p.pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + binary + ": " + std::strerror(rc));
+  return p;
+}
+
+Result wait_for(const Process& p) {
+  int status = 0;
+  waitpid(p.pid, &status, 0);
+  Result r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_file(p.out);
+  r.err = read_file(p.err);
+  return r;
+}
+
+}  // namespace kite::test_support
