@@ -58,6 +58,7 @@ else
 fi
 : "${STAGE1_LR:=1e-3}"  # Adam lr of every stage-1 model (AE, VAEs, shapes runs, sweep)
 : "${AE_FLAGS:=}"        # extra train_ae flags for the AE rows, e.g. "--latent-noise 0.1"
+: "${FLOW_FLAGS:=}"      # extra train_flow flags, e.g. "--batch 64 --logdet roulette"
 : "${TUNED_GAMMA:=auto}"  # auto: the sweep's gamma (> 0) with the lowest FID-FMNIST; or a number
 : "${BETA:=4}"
 : "${CLASSIFIER:=}"        # reuse trained classifier weights instead of training them here
@@ -149,8 +150,9 @@ timed ae "$bin/train_ae" --out "$OUT/ae" --overwrite "${data[@]}" "${arch[@]}" "
   $AE_FLAGS
 timed encode "$bin/encode" --checkpoint "$OUT/ae/last.safetensors" --out "$OUT/ae/codes.safetensors" "${device_flags[@]}"
 step "i-ResNet flow on the codes"
+# shellcheck disable=SC2086  # FLOW_FLAGS is a list of flags
 timed flow "$bin/train_flow" --codes "$OUT/ae/codes.safetensors" --out "$OUT/flow" --epochs "$FLOW_EPOCHS" \
-  --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}"
+  --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}" $FLOW_FLAGS
 step "Gaussian mixture on the codes"
 timed gmm "$bin/fit_gmm" --codes "$OUT/ae/codes.safetensors" --out "$OUT/gmm" --components "$GMM_COMPONENTS"
 
@@ -221,8 +223,9 @@ step "shapes: autoencoder + flow, VAE, beta-VAE (MIG)"
 timed shapes_ae "$bin/train_ae" --out "$OUT/shapes/ae" --overwrite "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}" \
   $AE_FLAGS
 "$bin/encode" --checkpoint "$OUT/shapes/ae/last.safetensors" --out "$OUT/shapes/ae/codes.safetensors" "${device_flags[@]}"
+# shellcheck disable=SC2086
 "$bin/train_flow" --codes "$OUT/shapes/ae/codes.safetensors" --out "$OUT/shapes/flow" --epochs "$FLOW_EPOCHS" \
-  --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}"
+  --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}" $FLOW_FLAGS
 "$bin/evaluate" --checkpoint "$OUT/shapes/ae/last.safetensors" --flow "$OUT/shapes/flow/best.safetensors" \
   --mig --mig-samples "$MIG_SAMPLES" --out "$OUT/eval/shapes_ae" "${device_flags[@]}"
 for spec in "vae:--gamma $TUNED_GAMMA" "beta_vae:--gamma $TUNED_GAMMA --beta $BETA" \
@@ -237,7 +240,7 @@ done
 # 6. The table.
 step "results"
 e="$OUT/eval"
-note="Budget: stage-1 models ${budget[*]} at batch $BATCH (train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks; stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model; MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
+note="Budget: stage-1 models ${budget[*]} at batch $BATCH and Adam lr $STAGE1_LR (train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks${FLOW_FLAGS:+ ($FLOW_FLAGS)};${AE_FLAGS:+ autoencoder $AE_FLAGS;} stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model; MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
 "$bin/experiments_table" --out "$OUT/results" --reference "$e/reference/metrics.json" --note "$note" \
   --row "decoupled AE + i-ResNet (ours);$e/ours/metrics.json;$(sum_times ae encode flow);$e/shapes_ae/metrics.json;mig_flow" \
   "${temperature_row[@]}" \

@@ -46,9 +46,13 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   const std::string out = ::testing::TempDir() + "/kite_experiments_quick";
   std::filesystem::remove_all(out);
   const std::string log = ::testing::TempDir() + "/kite_experiments_quick.log";
-  const std::string command = "SKIP_BUILD=1 FLOW_TEMPERATURE=0.8 KITE_BUILD_DIR=" + build.string() +
-                              " OUT=" + out + " bash " + (repo / "apps/experiments.sh").string() +
-                              " --quick";
+  // The knobs that pass flags through: AE_FLAGS, FLOW_FLAGS, STAGE1_LR.
+  const std::string command =
+      "SKIP_BUILD=1 FLOW_TEMPERATURE=0.8 STAGE1_LR=2e-3 "
+      "AE_FLAGS='--latent-noise 0.1' FLOW_FLAGS='--logdet roulette' "
+      "KITE_BUILD_DIR=" +
+      build.string() + " OUT=" + out + " bash " + (repo / "apps/experiments.sh").string() +
+      " --quick";
   ASSERT_EQ(run(command, log), 0) << command << " (log: " << log << ")";
 
   std::ifstream in(out + "/results.json");
@@ -98,6 +102,14 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   EXPECT_TRUE(std::filesystem::exists(out + "/sweep/sweep.md"));
   EXPECT_TRUE(std::filesystem::exists(out + "/sweep/gamma_0.1/posterior.png"));
   EXPECT_TRUE(std::filesystem::exists(out + "/eval/ours/samples.png"));
+  // The knobs reached the binaries, and the table's note says so.
+  std::ifstream ae_metrics(out + "/ae/metrics.json");
+  const nlohmann::json ae = nlohmann::json::parse(ae_metrics);
+  EXPECT_EQ(ae["config"]["train"]["latent_noise"].get<double>(), 0.1);
+  EXPECT_EQ(ae["config"]["train"]["lr"].get<double>(), 2e-3);
+  const std::string note = results["note"];
+  for (const char* part : {"Adam lr 2e-3", "--logdet roulette", "autoencoder --latent-noise 0.1"})
+    EXPECT_NE(note.find(part), std::string::npos) << note;
 }
 
 }  // namespace
