@@ -58,7 +58,7 @@ else
 fi
 : "${STAGE1_LR:=1e-3}"  # Adam lr of every stage-1 model (AE, VAEs, shapes runs, sweep)
 : "${AE_FLAGS:=}"        # extra train_ae flags for the AE rows, e.g. "--latent-noise 0.1"
-: "${FLOW_FLAGS:=}"      # extra train_flow flags, e.g. "--batch 64 --logdet roulette"
+: "${FLOW_FLAGS:=--batch 64 --logdet roulette}"  # extra train_flow flags (measured: see EXPERIMENTS.md)
 : "${TUNED_GAMMA:=auto}"  # auto: the sweep's gamma (> 0) with the lowest FID-FMNIST; or a number
 : "${BETA:=4}"
 : "${CLASSIFIER:=}"        # reuse trained classifier weights instead of training them here
