@@ -66,4 +66,29 @@ Result wait_for(const Process& p) {
   return r;
 }
 
+void AppTest::SetUpTestSuite() {
+  const std::string program = fs::read_symlink("/proc/self/exe").filename().string();
+  suite_root_ =
+      fs::path(::testing::TempDir()) / ("kite_" + program + "_" + std::to_string(getpid()));
+  fs::create_directories(suite_root_);
+}
+
+void AppTest::TearDownTestSuite() {
+  if (!any_failure_) fs::remove_all(suite_root_);
+}
+
+void AppTest::SetUp() {
+  if (!fs::exists(apps_dir() / binary_))
+    GTEST_SKIP() << binary_ << " is not built at " << (apps_dir() / binary_).string()
+                 << " (build the apps)";
+  root_ = suite_root_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  fs::create_directories(root_);
+}
+
+void AppTest::TearDown() { any_failure_ |= HasFailure(); }
+
+Result AppTest::run(const std::string& name, const std::vector<std::string>& args) {
+  return wait_for(spawn(name, args, root_));
+}
+
 }  // namespace kite::test_support

@@ -3,6 +3,7 @@
 // own build folder.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <filesystem>
@@ -32,5 +33,25 @@ struct Result {
 Process spawn(const std::string& name, const std::vector<std::string>& args,
               const std::filesystem::path& logs);
 Result wait_for(const Process& process);
+
+// The fixture of tests that run one of the binaries: a scratch folder per test (root_) under
+// one per test program (removed at the end unless a test failed, to leave a look), and a skip
+// with a reason when the binary has not been built.
+class AppTest : public ::testing::Test {
+ protected:
+  explicit AppTest(std::string binary) : binary_(std::move(binary)) {}
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  void SetUp() override;
+  void TearDown() override;
+  // Runs a binary (the fixture's by default) to the end, logs in root_.
+  Result run(const std::string& name, const std::vector<std::string>& args);
+  Result run(const std::vector<std::string>& args) { return run(binary_, args); }
+
+  static inline std::filesystem::path suite_root_;
+  static inline bool any_failure_ = false;
+  std::string binary_;
+  std::filesystem::path root_;
+};
 
 }  // namespace kite::test_support

@@ -35,35 +35,15 @@ namespace fs = std::filesystem;
 
 constexpr int kSteps = 16;  // 2 epochs of 8 batches of 64 images
 
-using kite::test_support::apps_dir;
 using kite::test_support::Process;
 using kite::test_support::read_file;
 using kite::test_support::Result;
 using kite::test_support::spawn;
 using kite::test_support::wait_for;
 
-class TrainAeEndToEnd : public ::testing::Test {
+class TrainAeEndToEnd : public test_support::AppTest {
  protected:
-  static void SetUpTestSuite() {
-    suite_root_ =
-        fs::path(::testing::TempDir()) / ("kite_train_ae_e2e_" + std::to_string(getpid()));
-    fs::create_directories(suite_root_);
-  }
-  static void TearDownTestSuite() {
-    if (!any_failure_) fs::remove_all(suite_root_);  // kept for a look when something failed
-  }
-  void SetUp() override {
-    if (!fs::exists(apps_dir() / "train_ae"))
-      GTEST_SKIP() << "train_ae is not built at " << (apps_dir() / "train_ae").string()
-                   << " (build the apps)";
-    root_ = suite_root_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::create_directories(root_);
-  }
-  void TearDown() override { any_failure_ |= HasFailure(); }
-
-  Result run(const std::string& name, const std::vector<std::string>& args) {
-    return wait_for(spawn(name, args, root_));
-  }
+  TrainAeEndToEnd() : AppTest("train_ae") {}
 
   // The small training run every test uses: shapes 28x28, 512 train / 128 test images,
   // widths 8,16, latent 4, batch 64, denoising on, a per-step log.
@@ -140,9 +120,7 @@ class TrainAeEndToEnd : public ::testing::Test {
     return straight_;
   }
 
-  static inline fs::path suite_root_, straight_;
-  static inline bool any_failure_ = false;
-  fs::path root_;
+  static inline fs::path straight_;
 };
 
 TEST_F(TrainAeEndToEnd, LossDecreasesAndOutputsAreWritten) {

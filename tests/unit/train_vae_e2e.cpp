@@ -23,7 +23,6 @@ namespace kite {
 namespace {
 
 namespace fs = std::filesystem;
-using test_support::apps_dir;
 using test_support::Process;
 using test_support::read_file;
 using test_support::Result;
@@ -32,28 +31,9 @@ using test_support::wait_for;
 
 constexpr int kSteps = 12;  // 1.5 epochs of 8 batches of 32 images
 
-class TrainVaeEndToEnd : public ::testing::Test {
+class TrainVaeEndToEnd : public test_support::AppTest {
  protected:
-  static void SetUpTestSuite() {
-    suite_root_ =
-        fs::path(::testing::TempDir()) / ("kite_train_vae_e2e_" + std::to_string(getpid()));
-    fs::create_directories(suite_root_);
-  }
-  static void TearDownTestSuite() {
-    if (!any_failure_) fs::remove_all(suite_root_);  // kept for a look when something failed
-  }
-  void SetUp() override {
-    if (!fs::exists(apps_dir() / "train_vae"))
-      GTEST_SKIP() << "train_vae is not built at " << (apps_dir() / "train_vae").string()
-                   << " (build the apps)";
-    root_ = suite_root_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::create_directories(root_);
-  }
-  void TearDown() override { any_failure_ |= HasFailure(); }
-
-  Result run(const std::vector<std::string>& args) {
-    return wait_for(spawn("train_vae", args, root_));
-  }
+  TrainVaeEndToEnd() : AppTest("train_vae") {}
 
   static std::vector<std::string> train_args(const fs::path& out, int steps,
                                              std::vector<std::string> extra = {}) {
@@ -132,10 +112,6 @@ class TrainVaeEndToEnd : public ::testing::Test {
     }
     expect_identical_checkpoints(out / "last.safetensors", straight_run() / "last.safetensors");
   }
-
-  static inline fs::path suite_root_;
-  static inline bool any_failure_ = false;
-  fs::path root_;
 };
 
 TEST_F(TrainVaeEndToEnd, ResumeReproducesTheLossSequenceBitForBit) {
