@@ -2,14 +2,17 @@
 #include "run_binary.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -64,6 +67,19 @@ Result wait_for(const Process& p) {
   r.out = read_file(p.out);
   r.err = read_file(p.err);
   return r;
+}
+
+Result interrupt_after_log_lines(const Process& process, const fs::path& log, int lines) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(log);
+    int seen = 0;
+    for (std::string line; std::getline(in, line);) ++seen;
+    if (seen >= lines) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(process.pid, SIGINT);
+  return wait_for(process);
 }
 
 void AppTest::SetUpTestSuite() {

@@ -34,6 +34,11 @@ Process spawn(const std::string& name, const std::vector<std::string>& args,
               const std::filesystem::path& logs);
 Result wait_for(const Process& process);
 
+// Ctrl-C for a training run: waits until `log` has at least `lines` lines (or 60 s have
+// passed), sends SIGINT, and waits for the process to end.
+Result interrupt_after_log_lines(const Process& process, const std::filesystem::path& log,
+                                 int lines);
+
 // The fixture of tests that run one of the binaries: a scratch folder per test (root_) under
 // one per test program (removed at the end unless a test failed, to leave a look), and a skip
 // with a reason when the binary has not been built.

@@ -9,18 +9,14 @@
 // The binaries are found next to this test's build folder (<build>/apps/); the test skips,
 // saying so, when they have not been built.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -169,16 +165,7 @@ TEST_F(TrainAeEndToEnd, CtrlCSavesACheckpointExitsZeroAndResumesExactly) {
   const fs::path out = root_ / "interrupted";
   // Many more steps than we let it run, so the signal surely arrives mid-run.
   Process p = spawn("train_ae", train_args(out, 400, {"--checkpoint-every", "0"}), root_);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream log(out / "log.jsonl");
-    int lines = 0;
-    for (std::string line; std::getline(log, line);) ++lines;
-    if (lines >= 3) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  kill(p.pid, SIGINT);
-  Result r = wait_for(p);
+  Result r = test_support::interrupt_after_log_lines(p, out / "log.jsonl", 3);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;

@@ -5,13 +5,10 @@
 // bit; a resumed run keeps its settings; an existing run is not overwritten by accident; bad
 // flags exit 2 with a one-line error.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -133,16 +130,7 @@ TEST_F(TrainVaeEndToEnd, ResumeReproducesTheLossSequenceBitForBit) {
 TEST_F(TrainVaeEndToEnd, CtrlCSavesACheckpointExitsZeroAndResumesExactly) {
   const fs::path out = root_ / "interrupted";
   Process p = spawn("train_vae", train_args(out, 400, {"--checkpoint-every", "0"}), root_);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream log(out / "log.jsonl");
-    int lines = 0;
-    for (std::string line; std::getline(log, line);) ++lines;
-    if (lines >= 3) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  kill(p.pid, SIGINT);
-  Result r = wait_for(p);
+  Result r = test_support::interrupt_after_log_lines(p, out / "log.jsonl", 3);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
