@@ -9,11 +9,15 @@
 //   evaluate --reference --classifier ... --out runs/eval/reference      (the floor and ceiling)
 //
 // Metrics (each only where it applies):
-//   test_mse, test_sse_per_image      reconstruction of the test set (VAEs: from the posterior
-//   mean) fid_fmnist                        Fréchet distance in the classifier's 128-d features
-//   between
-//                                     --samples generated images (clamped to [0, 1]) and the test
-//                                     set; extractor_version names the weights (compare only equal)
+//   test_mse, test_sse_per_image      reconstruction of the test set (VAEs: from the
+//                                     posterior mean)
+//   fid_fmnist                        Frechet distance in the classifier's 128-d features
+//                                     between --samples generated images (clamped to [0, 1])
+//                                     and the test set; extractor_version names the weights
+//                                     (compare only equal ones)
+//   sample_top_probability,           the FID classifier's verdict on the samples (and on the
+//   sample_ambiguous_fraction, ...    test images): mean top softmax probability, share below
+//                                     0.5 (blends of classes), predicted-class mix
 //   latent_nll_per_dim                exact NLL of the test codes under the prior (flow, GMM,
 //                                     Gaussian, N(0, I) on standardised codes), nats per dimension
 //                                     of the raw codes
@@ -42,6 +46,7 @@
 #include "engine/checkpoint.h"
 #include "models/classifier/fmnist_classifier.h"
 #include "models/flow/evaluate.h"
+#include "models/metrics/class_confidence.h"
 #include "models/metrics/feature_stats.h"
 #include "models/metrics/frechet_distance.h"
 #include "models/metrics/mig.h"
@@ -71,11 +76,13 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Classifier features of images produced batch by batch; returns their statistics.
+// Classifier features of images produced batch by batch; returns their statistics. With
+// `confidence`, the classifier's predictions on the same images are tallied too.
 metrics::FeatureStats feature_stats(classifier::FmnistClassifier& extractor, int64_t count,
                                     int64_t batch, Device device,
                                     const std::function<Tensor(int64_t first, int64_t n)>& images,
                                     const std::string& label,
+                                    metrics::ClassConfidence* confidence = nullptr,
                                     std::vector<float>* keep_first = nullptr, int64_t keep = 0) {
   NoGradGuard no_grad;
   metrics::FeatureStats stats;
@@ -88,8 +95,13 @@ metrics::FeatureStats feature_stats(classifier::FmnistClassifier& extractor, int
       keep_first->insert(keep_first->end(), cpu.data_ptr<float>(),
                          cpu.data_ptr<float>() + cpu.numel());
     }
-    Tensor f = contiguous(to_device(extractor.features(x), Device::cpu()));
+    Tensor features = extractor.features(x);
+    Tensor f = contiguous(to_device(features, Device::cpu()));
     stats.add(f.data_ptr<float>(), static_cast<size_t>(n), static_cast<size_t>(f.size(1)));
+    if (confidence) {
+      Tensor logits = contiguous(to_device(extractor.logits(features), Device::cpu()));
+      confidence->add(logits.data_ptr<float>(), n);
+    }
     bar.update(n);
   }
   bar.finish();
@@ -130,16 +142,40 @@ void write_uint8_images(const std::string& path, const std::vector<float>& image
   write_file_atomically(path, bytes.data(), bytes.size());
 }
 
+// The classifier's view of the samples next to its view of the test images (see
+// models/metrics/class_confidence.h): blends lower the top probability, a skewed mix of
+// classes raises the total variation.
+void record_confidence(nlohmann::json& metrics, const metrics::ClassConfidence& samples,
+                       const metrics::ClassConfidence& test, const std::string& what = "sample") {
+  constexpr double kAmbiguous = 0.5;  // top class probability below this: a blend
+  metrics[what + "_top_probability"] = samples.mean_top_probability();
+  metrics[what + "_ambiguous_fraction"] = samples.fraction_below(kAmbiguous);
+  metrics[what + "_class_frequencies"] = samples.class_frequencies();
+  metrics[what + "_class_total_variation"] = samples.class_total_variation(test);
+  metrics["test_top_probability"] = test.mean_top_probability();
+  metrics["test_ambiguous_fraction"] = test.fraction_below(kAmbiguous);
+  std::printf(
+      "classifier on the %s images: mean top probability %.4f (test images %.4f); top "
+      "probability < %.1f for %.2f%% (test %.2f%%); class mix %.4f from the test set's (total "
+      "variation)\n",
+      what.c_str(), samples.mean_top_probability(), test.mean_top_probability(), kAmbiguous,
+      100 * samples.fraction_below(kAmbiguous), 100 * test.fraction_below(kAmbiguous),
+      samples.class_total_variation(test));
+}
+
 double mean_of(const Tensor& t) { return mean(to_dtype(t, DType::Float64)).item<double>(); }
 
 int run_reference(const Flags& flags, classifier::LoadedClassifier& extractor, Device device) {
   apps::DatasetFlags dataset = flags.dataset;
   const apps::Datasets sets = apps::load_datasets(dataset);
   const int64_t n = std::min<int64_t>(flags.samples, sets.train->n);
-  metrics::FeatureStats test = feature_stats(*extractor.model, sets.test->n, flags.batch, device,
-                                             from_set(*sets.test), "test features");
-  metrics::FeatureStats train = feature_stats(*extractor.model, n, flags.batch, device,
-                                              from_set(*sets.train), "train features");
+  metrics::ClassConfidence test_confidence(10), train_confidence(10);
+  metrics::FeatureStats test =
+      feature_stats(*extractor.model, sets.test->n, flags.batch, device, from_set(*sets.test),
+                    "test features", &test_confidence);
+  metrics::FeatureStats train =
+      feature_stats(*extractor.model, n, flags.batch, device, from_set(*sets.train),
+                    "train features", &train_confidence);
   Generator generator(flags.seed);
   metrics::FeatureStats noise = feature_stats(
       *extractor.model, n, flags.batch, device,
@@ -155,6 +191,7 @@ int run_reference(const Flags& flags, classifier::LoadedClassifier& extractor, D
                             {"samples", n},
                             {"test_images", sets.test->n},
                             {"extractor_version", extractor.version}};
+  record_confidence(metrics, train_confidence, test_confidence, "train");
   std::filesystem::create_directories(flags.out);
   apps::write_json_file(flags.out + "/metrics.json", metrics);
   std::printf(
@@ -348,12 +385,16 @@ int main(int argc, char** argv) {
       const int64_t kept = std::max(shown, std::min(flags.save_samples, flags.samples));
       if (extractor && sets.test->h == 28 && sets.test->c == 1) {
         const auto fid_start = std::chrono::steady_clock::now();
-        metrics::FeatureStats test = feature_stats(*extractor->model, sets.test->n, flags.batch,
-                                                   device, from_set(*sets.test), "test features");
+        metrics::ClassConfidence test_confidence(10), sample_confidence(10);
+        metrics::FeatureStats test =
+            feature_stats(*extractor->model, sets.test->n, flags.batch, device,
+                          from_set(*sets.test), "test features", &test_confidence);
         NoGradGuard no_grad;
         metrics::FeatureStats fake = feature_stats(
             *extractor->model, flags.samples, flags.batch, device,
-            [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples", &grid, kept);
+            [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples",
+            &sample_confidence, &grid, kept);
+        record_confidence(e.metrics, sample_confidence, test_confidence);
         // The statistics travel with the result: FID can be recomputed (or debugged) from them.
         const nlohmann::json meta = {{"extractor", extractor->version},
                                      {"checkpoint", flags.checkpoint}};

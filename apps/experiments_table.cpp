@@ -49,6 +49,11 @@ std::string cell(const json& value, const char* format) {
   return text;
 }
 
+// A fraction in [0, 1] shown as a percentage.
+std::string percent_cell(const json& value) {
+  return value.is_number() ? cell(json(100 * value.get<double>()), "%.1f") : "n/a";
+}
+
 json value_or_null(const json& object, const std::string& key) {
   return object.is_object() && object.contains(key) ? object[key] : json();
 }
@@ -76,8 +81,8 @@ int main(int argc, char** argv) {
     json table = json::array();
     std::ostringstream md;
     md << "| model | test MSE (per pixel) | test SSE (per image) | FID-FMNIST | FID-Inception | "
-          "latent NLL (nats/dim) | MIG (shapes) | training time (s) |\n"
-          "|---|---|---|---|---|---|---|---|\n";
+          "blends (%) | latent NLL (nats/dim) | MIG (shapes) | training time (s) |\n"
+          "|---|---|---|---|---|---|---|---|---|\n";
     std::string version;
     for (const std::string& row : rows) {
       std::vector<std::string> parts = split(row, ';');
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
                     {"test_sse_per_image", value_or_null(m, "test_sse_per_image")},
                     {"fid_fmnist", value_or_null(m, "fid_fmnist")},
                     {"fid_inception", inception_fid_beside(parts[1])},
+                    {"blend_fraction", value_or_null(m, "sample_ambiguous_fraction")},
                     {"latent_nll_per_dim", value_or_null(m, "latent_nll_per_dim")},
                     {"mig_shapes", mig},
                     {"train_seconds", seconds},
@@ -102,6 +108,7 @@ int main(int argc, char** argv) {
       md << "| " << parts[0] << " | " << cell(entry["test_mse"], "%.5f") << " | "
          << cell(entry["test_sse_per_image"], "%.2f") << " | " << cell(entry["fid_fmnist"], "%.2f")
          << " | " << cell(entry["fid_inception"], "%.2f") << " | "
+         << percent_cell(entry["blend_fraction"]) << " | "
          << cell(entry["latent_nll_per_dim"], "%.3f") << " | " << cell(mig, "%.3f") << " | "
          << cell(seconds, "%.0f") << " |\n";
     }
@@ -111,11 +118,13 @@ int main(int argc, char** argv) {
       result["fid_floor_train_vs_test"] = value_or_null(r, "fid_fmnist_train_vs_test");
       result["fid_ceiling_noise_vs_test"] = value_or_null(r, "fid_fmnist_noise_vs_test");
       result["fid_inception_floor_train_vs_test"] = inception_fid_beside(reference);
+      result["blend_fraction_train"] = value_or_null(r, "train_ambiguous_fraction");
       md << "| floor: training images vs test | 0 | 0 | "
          << cell(result["fid_floor_train_vs_test"], "%.2f") << " | "
-         << cell(result["fid_inception_floor_train_vs_test"], "%.2f") << " | | | |\n"
+         << cell(result["fid_inception_floor_train_vs_test"], "%.2f") << " | "
+         << percent_cell(result["blend_fraction_train"]) << " | | | |\n"
          << "| ceiling: uniform noise vs test | | | "
-         << cell(result["fid_ceiling_noise_vs_test"], "%.2f") << " | | | | |\n";
+         << cell(result["fid_ceiling_noise_vs_test"], "%.2f") << " | | | | | |\n";
       if (r.contains("extractor_version")) version = r["extractor_version"].get<std::string>();
     }
     result["extractor_version"] = version;
@@ -125,7 +134,9 @@ int main(int argc, char** argv) {
        << version
        << " (scores are comparable only with this extractor). FID-Inception: the "
           "standard scale (pool3 features of the TF FID-Inception graph, `fid`), comparable with "
-          "published numbers at the same sample size.\n";
+          "published numbers at the same sample size. Blends: the share of samples to which "
+          "that classifier gives no class a probability of 0.5 or more (images between "
+          "classes; the floor row: real training images).\n";
     if (!note.empty()) md << "\n" << note << "\n";
     kite::apps::write_json_file(out + ".json", result);
     std::ofstream(out + ".md") << md.str();

@@ -40,7 +40,9 @@ Tensor FmnistClassifier::features(const Tensor& x) {
   return relu(fc_->forward(flatten(h, 1)));
 }
 
-Tensor FmnistClassifier::forward(const Tensor& x) { return head_->forward(features(x)); }
+Tensor FmnistClassifier::logits(const Tensor& features) { return head_->forward(features); }
+
+Tensor FmnistClassifier::forward(const Tensor& x) { return logits(features(x)); }
 
 void save_fmnist_classifier(const std::string& path, const FmnistClassifier& model,
                             const std::string& metadata_json) {

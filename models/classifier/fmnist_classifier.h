@@ -40,6 +40,8 @@ class FmnistClassifier : public nn::Layer {
   Tensor forward(const Tensor& x) override;
   // images [N, 1, 28, 28] -> penultimate features [N, 128] (after the ReLU).
   Tensor features(const Tensor& x);
+  // features [N, 128] -> logits [N, 10]: forward(x) is logits(features(x)).
+  Tensor logits(const Tensor& features);
 
  private:
   std::shared_ptr<nn::Conv2d> conv1_, conv2_;

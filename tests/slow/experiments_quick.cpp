@@ -70,6 +70,9 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
     EXPECT_TRUE(std::isfinite(row["test_mse"].get<double>())) << name;
     EXPECT_TRUE(std::isfinite(row["fid_fmnist"].get<double>())) << name;
     EXPECT_GE(row["fid_fmnist"].get<double>(), 0.0) << name;
+    const double blends = row["blend_fraction"].get<double>();
+    EXPECT_GE(blends, 0.0) << name;
+    EXPECT_LE(blends, 1.0) << name;
     const double mig = row["mig_shapes"].get<double>();
     EXPECT_GE(mig, 0.0) << name;
     EXPECT_LE(mig, 1.0) << name;
