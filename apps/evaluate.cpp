@@ -18,6 +18,9 @@
 //   sample_top_probability,           the FID classifier's verdict on the samples (and on the
 //   sample_ambiguous_fraction, ...    test images): mean top softmax probability, share below
 //                                     0.5 (blends of classes), predicted-class mix
+//   fid_fmnist_reconstructions,       the same for the test set's reconstructions: the
+//   reconstruction_ambiguous_fraction decoder's floor, what a prior as good as the encoder's
+//                                     codes would score
 //   latent_nll_per_dim                exact NLL of the test codes under the prior (flow, GMM,
 //                                     Gaussian, N(0, I) on standardised codes), nats per dimension
 //                                     of the raw codes
@@ -395,6 +398,21 @@ int main(int argc, char** argv) {
             [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples",
             &sample_confidence, &grid, kept);
         record_confidence(e.metrics, sample_confidence, test_confidence);
+        // The decoder's floor: the test images' own reconstructions. A prior whose samples
+        // were as good as the encoder's codes would score this; the rest of the FID is the
+        // prior's.
+        metrics::ClassConfidence reconstruction_confidence(10);
+        metrics::FeatureStats reconstructed = feature_stats(
+            *extractor->model, sets.test->n, flags.batch, device,
+            [&](int64_t first, int64_t n) {
+              return e.reconstruct(to_device(data::images_to_tensor(*sets.test, first, n), device));
+            },
+            "reconstructions", &reconstruction_confidence);
+        record_confidence(e.metrics, reconstruction_confidence, test_confidence, "reconstruction");
+        e.metrics["fid_fmnist_reconstructions"] =
+            metrics::frechet_distance(reconstructed.statistics(), test.statistics());
+        std::printf("FID-FMNIST of the test set's reconstructions %.3f (the decoder's floor)\n",
+                    e.metrics["fid_fmnist_reconstructions"].get<double>());
         // The statistics travel with the result: FID can be recomputed (or debugged) from them.
         const nlohmann::json meta = {{"extractor", extractor->version},
                                      {"checkpoint", flags.checkpoint}};

@@ -212,7 +212,7 @@ vae vae_tuned --gamma "$TUNED_GAMMA"
 vae beta_vae --gamma "$TUNED_GAMMA" --beta "$BETA"
 vae vae_learnt_gamma --learn-gamma
 step "2-stage VAE: stage 2"
-timed two_stage "$bin/train_two_stage" --stage1 "$OUT/vae_learnt_gamma/last.safetensors" --out "$OUT/two_stage" \
+timed two_stage "$bin/train_two_stage" --stage1 "$OUT/vae_learnt_gamma/last.safetensors" --out "$OUT/two_stage" --overwrite \
   --epochs "$STAGE2_EPOCHS" --hidden "$STAGE2_HIDDEN" "${device_flags[@]}"
 evaluate --checkpoint "$OUT/two_stage/last.safetensors" --name two_stage --out "$OUT/eval/two_stage"
 inception_fid "$OUT/eval/two_stage"

@@ -118,12 +118,8 @@ int run(const CLI::App& app, Flags& flags) {
     take_from_checkpoint(app, "--latent-noise", flags.train.latent_noise, config["train"],
                          "latent_noise");
     take_from_checkpoint(app, "--seed", flags.common.seed, config, "seed");
-    const DatasetFlags stored_dataset = DatasetFlags::from_json(config["dataset"]);
-    KITE_CHECK(apps::override_dataset_flags(app, stored_dataset, flags.dataset).to_json() ==
-                   stored_dataset.to_json(),
-               "dataset flags differ from the resumed run's "
-                   << config["dataset"].dump()
-                   << "; a resumed run keeps its data (start a new --out instead)");
+    const DatasetFlags stored_dataset =
+        apps::take_resumed_dataset(app, flags.dataset, config["dataset"]);
     const nlohmann::json& stored_model = config["model"];
     KITE_CHECK(app.count("--channels") == 0 ||
                    nlohmann::json(flags.train.channels) == stored_model["channels"],
@@ -210,12 +206,8 @@ int run(const CLI::App& app, Flags& flags) {
     apps::restore_rank_generator(dist, *resumed, "default", default_generator(),
                                  Generator::kDefaultSeed);
     keeper.restore(*resumed);
-    state.step = resumed->state.step;
-    state.epoch = resumed->state.epoch;
-    state.batch_in_epoch = resumed->state.batch_in_epoch;
-    KITE_CHECK(state.batch_in_epoch <= batches_per_epoch,
-               "checkpoint " << keeper.last_path() << ": position " << state.batch_in_epoch
-                             << " is past the " << batches_per_epoch << " batches of an epoch");
+    const apps::RunPosition at = apps::resume_position(*resumed, batches_per_epoch);
+    state.step = at.step, state.epoch = at.epoch, state.batch_in_epoch = at.batch_in_epoch;
   }
   const int64_t total_steps = flags.steps > 0 ? flags.steps : flags.epochs * batches_per_epoch;
   const int64_t total_epochs = (total_steps + batches_per_epoch - 1) / batches_per_epoch;
@@ -502,21 +494,14 @@ int main(int argc, char** argv) {
   app.add_option("--latent", flags.train.latent,
                  "Latent size (default: by image size; 28x28 -> 32)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--checkpoint-every", flags.checkpoint_every,
-                 "Save last.safetensors every N steps (0: epoch ends only)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--log-every", flags.log_every, "Write a log.jsonl record every N steps")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
   app.add_option("--eval-batch", flags.eval_batch, "Batch size of the test-set evaluation")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_flag("--keep-best,!--no-keep-best", flags.keep_best,
                "Also keep best.safetensors (lowest test MSE at an epoch's end)")
       ->capture_default_str();
-  app.add_flag("--resume", flags.resume, "Continue the run in --out from its last.safetensors");
-  app.add_flag("--overwrite", flags.overwrite, "Start a new run even if --out already holds one");
+  apps::add_resume_flags(app, flags.checkpoint_every, flags.log_every, flags.resume,
+                         flags.overwrite);
   return apps::run_main(app, argc, argv, [&] {
     return apps::run_distributed("train_ae", [&] { return run(app, flags); });
   });

@@ -89,14 +89,7 @@ apps::LoadedCheckpoint take_settings_from_checkpoint(const CLI::App& app, Flags&
   apps::take_resumed_setting(app, "--batch", flags.batch, train.at("batch").get<int64_t>());
   apps::take_resumed_setting(app, "--seed", flags.common.seed,
                              loaded.state.config.at("seed").get<uint64_t>());
-  const apps::DatasetFlags stored_dataset =
-      apps::DatasetFlags::from_json(loaded.config_section("dataset"));
-  KITE_CHECK(apps::override_dataset_flags(app, stored_dataset, flags.dataset).to_json() ==
-                 stored_dataset.to_json(),
-             "dataset flags differ from the resumed run's "
-                 << stored_dataset.to_json().dump()
-                 << "; a resumed run keeps its data (start a new --out instead)");
-  flags.dataset = stored_dataset;
+  flags.dataset = apps::take_resumed_dataset(app, flags.dataset, loaded.config_section("dataset"));
   if (app.count("--steps") == 0 && app.count("--epochs") == 0)
     flags.steps = train.at("steps").get<int64_t>();
   return loaded;
@@ -189,15 +182,9 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
       gamma_optimizer->load_state_tensors(resumed->tensors_under("extra."), "gamma_optim.");
     apps::restore_rank_generator(dist, *resumed, "noise", noise, noise_seed(flags.common.seed));
     apps::restore_rank_generator(dist, *resumed, "default", default_generator(), flags.common.seed);
-    step = resumed->state.step;
-    epoch = resumed->state.epoch;
-    batch_in_epoch = resumed->state.batch_in_epoch;
-    KITE_CHECK(batch_in_epoch <= per_epoch, "checkpoint " << resumed->path << ": position "
-                                                          << batch_in_epoch << " is past the "
-                                                          << per_epoch << " batches of an epoch");
-    if (auto it = resumed->state.metadata.find("train_seconds");
-        it != resumed->state.metadata.end())
-      earlier_seconds = std::stod(it->second);
+    const apps::RunPosition at = apps::resume_position(*resumed, per_epoch);
+    step = at.step, epoch = at.epoch, batch_in_epoch = at.batch_in_epoch;
+    earlier_seconds = at.train_seconds;
   }
   // Rank 0's weights on every rank; gradients (log gamma's too) averaged over the ranks. One
   // per model of a sweep.
@@ -226,16 +213,10 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
   auto train_seconds = [&] { return earlier_seconds + seconds_since(start); };
   // Collective (every rank's random streams go in); only rank 0 writes the file.
   auto save_last = [&] {
-    apps::TrainingState state;
-    state.kind = "vae";
-    state.step = step;
-    state.epoch = epoch;
-    state.batch_in_epoch = batch_in_epoch;
-    state.config = run_config;
+    apps::TrainingState state = apps::resumable_state(
+        "vae", run_config, {step, epoch, batch_in_epoch, train_seconds()}, dist.world_size);
     apps::store_rank_generators(dist, state, "noise", noise);
     apps::store_rank_generators(dist, state, "default", default_generator());
-    state.metadata["world_size"] = std::to_string(dist.world_size);
-    state.metadata["train_seconds"] = std::to_string(train_seconds());
     std::map<std::string, Tensor> extra;
     if (gamma_optimizer) extra = gamma_optimizer->state_tensors("gamma_optim.");
     Checkpoint checkpoint = apps::make_training_checkpoint(*model, &optimizer, state, extra);
@@ -458,18 +439,11 @@ int main(int argc, char** argv) {
   app.add_option("--eval-batch", flags.eval_batch, "Batch size of the evaluation")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--log-every", flags.log_every, "Write a log.jsonl record every N steps")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
   app.add_option("--plot-images", flags.plot_images, "Test images in posterior.png")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--checkpoint-every", flags.checkpoint_every,
-                 "Save last.safetensors every N steps (0: only at the end and on Ctrl-C)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_flag("--resume", flags.resume, "Continue the run in --out from its last.safetensors");
-  app.add_flag("--overwrite", flags.overwrite, "Start a new run even if --out already holds one");
+  apps::add_resume_flags(app, flags.checkpoint_every, flags.log_every, flags.resume,
+                         flags.overwrite);
   return apps::run_main(app, argc, argv, [&] {
     return apps::run_distributed("train_vae", [&] { return run(app, flags); });
   });

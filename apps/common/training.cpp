@@ -311,6 +311,53 @@ Checkpoint make_training_checkpoint(const nn::Module& model, const optim::Optimi
   return checkpoint;
 }
 
+void add_resume_flags(CLI::App& app, int64_t& checkpoint_every, int64_t& log_every, bool& resume,
+                      bool& overwrite) {
+  app.add_option("--checkpoint-every", checkpoint_every,
+                 "Also save last.safetensors every N steps (0: only the run's regular saves "
+                 "and on Ctrl-C)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--log-every", log_every, "Write a log.jsonl record every N steps")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--resume", resume, "Continue the run in --out from its last.safetensors");
+  app.add_flag("--overwrite", overwrite, "Start a new run even if --out already holds one");
+}
+
+DatasetFlags take_resumed_dataset(const CLI::App& app, const DatasetFlags& given,
+                                  const nlohmann::json& stored) {
+  const DatasetFlags stored_flags = DatasetFlags::from_json(stored);
+  KITE_CHECK(override_dataset_flags(app, stored_flags, given).to_json() == stored_flags.to_json(),
+             "dataset flags differ from the resumed run's "
+                 << stored_flags.to_json().dump()
+                 << "; a resumed run keeps its data (start a new --out instead)");
+  return stored_flags;
+}
+
+RunPosition resume_position(const LoadedCheckpoint& loaded, int64_t batches_per_epoch) {
+  RunPosition at{loaded.state.step, loaded.state.epoch, loaded.state.batch_in_epoch, 0.0};
+  KITE_CHECK(at.batch_in_epoch <= batches_per_epoch,
+             "checkpoint " << loaded.path << ": position " << at.batch_in_epoch << " is past the "
+                           << batches_per_epoch << " batches of an epoch");
+  if (auto it = loaded.state.metadata.find("train_seconds"); it != loaded.state.metadata.end())
+    at.train_seconds = std::stod(it->second);
+  return at;
+}
+
+TrainingState resumable_state(const std::string& kind, const nlohmann::json& config,
+                              const RunPosition& at, int world_size) {
+  TrainingState state;
+  state.kind = kind;
+  state.step = at.step;
+  state.epoch = at.epoch;
+  state.batch_in_epoch = at.batch_in_epoch;
+  state.config = config;
+  state.metadata["world_size"] = std::to_string(world_size);
+  state.metadata["train_seconds"] = std::to_string(at.train_seconds);
+  return state;
+}
+
 LoadedCheckpoint read_training_checkpoint(const std::string& path,
                                           const std::string& expected_kind) {
   const std::string where = "checkpoint " + path + ": ";

@@ -181,6 +181,28 @@ void take_resumed_setting(const CLI::App& app, const char* flag, T& value, const
   value = stored;
 }
 
+// Adds the flags of a resumable run: --checkpoint-every, --log-every, --resume, --overwrite.
+void add_resume_flags(CLI::App& app, int64_t& checkpoint_every, int64_t& log_every, bool& resume,
+                      bool& overwrite);
+
+// --resume: the run's own data (`stored`, its config's "dataset" section). Dataset flags given
+// again must name the same data; a difference is an error, not silently ignored.
+DatasetFlags take_resumed_dataset(const CLI::App& app, const DatasetFlags& given,
+                                  const nlohmann::json& stored);
+
+// Where a run stands: what a checkpoint needs to continue it mid-epoch, and its training time.
+struct RunPosition {
+  int64_t step = 0, epoch = 0, batch_in_epoch = 0;
+  double train_seconds = 0;  // the "train_seconds" metadata (0 when absent)
+};
+// Where a checkpointed run stopped; an error naming the file when the position lies past an
+// epoch of `batches_per_epoch`.
+RunPosition resume_position(const LoadedCheckpoint& loaded, int64_t batches_per_epoch);
+// The state a resumable run saves: kind, configuration, position, training seconds and world
+// size (the binary adds its random streams).
+TrainingState resumable_state(const std::string& kind, const nlohmann::json& config,
+                              const RunPosition& at, int world_size);
+
 // Keeps DIR/last.safetensors (every save) and, when asked, DIR/best.safetensors (the lowest
 // metric so far). Both are written atomically. The best metric so far travels in the
 // checkpoints' metadata ("best_metric") so that it survives a resume.

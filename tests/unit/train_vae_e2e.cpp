@@ -14,6 +14,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/tensor.h"
+#include "resume_checks.h"
 #include "run_binary.h"
 
 namespace kite {
@@ -67,27 +68,9 @@ class TrainVaeEndToEnd : public test_support::AppTest {
     return args;
   }
 
-  // (loss, gamma) per step from a run's log, checking that the steps are 1..n.
-  static std::vector<std::pair<double, double>> losses(const fs::path& out) {
-    std::vector<std::pair<double, double>> values;
-    std::ifstream in(out / "log.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      auto record = nlohmann::json::parse(line);
-      EXPECT_EQ(record["step"].get<int64_t>(), static_cast<int64_t>(values.size()) + 1) << line;
-      values.emplace_back(record["loss"].get<double>(), record["gamma"].get<double>());
-    }
-    return values;
-  }
-
-  // Model, optimizer and the log-gamma optimizer's state ("extra.gamma_optim.*").
-  static void expect_identical_checkpoints(const fs::path& a, const fs::path& b) {
-    const auto ta = load_checkpoint(a.string()).tensors, tb = load_checkpoint(b.string()).tensors;
-    ASSERT_EQ(ta.size(), tb.size());
-    EXPECT_TRUE(ta.count("extra.gamma_optim.step"));
-    for (auto& [name, t] : ta) {
-      ASSERT_TRUE(tb.count(name)) << name;
-      EXPECT_EQ(to_double_vector(t), to_double_vector(tb.at(name))) << name;
-    }
+  // (loss, gamma) per step from a run's log.
+  static std::vector<std::vector<double>> losses(const fs::path& out) {
+    return test_support::logged_steps(out, {"loss", "gamma"});
   }
 
   const fs::path& straight_run() {
@@ -100,21 +83,17 @@ class TrainVaeEndToEnd : public test_support::AppTest {
     return out;
   }
 
+  // Log, model, optimizer and the log-gamma optimizer's state ("extra.gamma_optim.*").
   void expect_same_as_straight_run(const fs::path& out) {
-    const auto expected = losses(straight_run()), got = losses(out);
-    ASSERT_EQ(got.size(), expected.size());
-    for (size_t i = 0; i < got.size(); ++i) {
-      EXPECT_EQ(got[i].first, expected[i].first) << "loss at step " << i + 1;
-      EXPECT_EQ(got[i].second, expected[i].second) << "gamma at step " << i + 1;
-    }
-    expect_identical_checkpoints(out / "last.safetensors", straight_run() / "last.safetensors");
+    test_support::expect_same_run(out, straight_run(), {"loss", "gamma"},
+                                  {"extra.gamma_optim.step"});
   }
 };
 
 TEST_F(TrainVaeEndToEnd, ResumeReproducesTheLossSequenceBitForBit) {
   const auto straight = losses(straight_run());
   ASSERT_EQ(straight.size(), static_cast<size_t>(kSteps));
-  EXPECT_LT(straight.back().second, straight.front().second);  // gamma is learnt (it falls)
+  EXPECT_LT(straight.back()[1], straight.front()[1]);  // gamma is learnt (it falls)
   const fs::path half = root_ / "half";
   // Stop mid-epoch (step 5 of 8) so that resuming must skip batches of the shuffled order.
   Result first = run(train_args(half, 5));
