@@ -57,6 +57,7 @@ else
   : "${SWEEP:=0,0.001,0.01,0.1,1,10}" "${SWEEP_STEPS:=300}" "${INCEPTION_SAMPLES:=10000}"
 fi
 : "${STAGE1_LR:=1e-3}"  # Adam lr of every stage-1 model (AE, VAEs, shapes runs, sweep)
+: "${STAGE1_SCHEDULE:=constant}"  # their lr schedule: constant or cosine (down to 0 over the run)
 : "${AE_FLAGS:=}"        # extra train_ae flags for the AE rows, e.g. "--latent-noise 0.1"
 : "${FLOW_FLAGS:=--batch 64 --logdet roulette}"  # extra train_flow flags (measured: see EXPERIMENTS.md)
 : "${TUNED_GAMMA:=auto}"  # auto: the sweep's gamma (> 0) with the lowest FID-FMNIST; or a number
@@ -81,9 +82,9 @@ mkdir -p "$OUT/time"
 # Budget: --epochs N, or --steps N when AE_STEPS is set (the quick mode).
 if [[ "${AE_STEPS:-0}" != 0 ]]; then budget=(--steps "$AE_STEPS"); else budget=(--epochs "$AE_EPOCHS"); fi
 data=(--train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT")
-arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH" --lr "$STAGE1_LR")
+arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE")
 shapes=(--dataset shapes --image-size 32 --train-limit "$SHAPES_TRAIN" --test-limit "$SHAPES_TEST")
-shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --lr "$STAGE1_LR" --steps "$SHAPES_STEPS")
+shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE" --steps "$SHAPES_STEPS")
 
 # timed NAME command...: runs the command and records its wall time in $OUT/time/NAME (s).
 timed() {
@@ -240,7 +241,7 @@ done
 # 6. The table.
 step "results"
 e="$OUT/eval"
-note="Budget: stage-1 models ${budget[*]} at batch $BATCH and Adam lr $STAGE1_LR (train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks${FLOW_FLAGS:+ ($FLOW_FLAGS)};${AE_FLAGS:+ autoencoder $AE_FLAGS;} stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model; MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
+note="Budget: stage-1 models ${budget[*]} at batch $BATCH and Adam lr $STAGE1_LR ($STAGE1_SCHEDULE schedule; train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks${FLOW_FLAGS:+ ($FLOW_FLAGS)};${AE_FLAGS:+ autoencoder $AE_FLAGS;} stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model; MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
 "$bin/experiments_table" --out "$OUT/results" --reference "$e/reference/metrics.json" --note "$note" \
   --row "decoupled AE + i-ResNet (ours);$e/ours/metrics.json;$(sum_times ae encode flow);$e/shapes_ae/metrics.json;mig_flow" \
   "${temperature_row[@]}" \

@@ -46,6 +46,7 @@ using kite::apps::DatasetFlags;
 struct TrainFlags {
   int64_t batch = 64;
   double lr = 2e-4;
+  std::string lr_schedule = "constant";
   bool denoise = false;
   double erase_probability = 0.5;
   double latent_noise = 0;        // noise std on the codes, in units of each dimension's spread
@@ -55,6 +56,7 @@ struct TrainFlags {
   nlohmann::json to_json() const {
     return {{"batch", batch},
             {"lr", lr},
+            {"lr_schedule", lr_schedule},
             {"denoise", denoise},
             {"erase_probability", erase_probability},
             {"latent_noise", latent_noise}};
@@ -112,6 +114,8 @@ int run(const CLI::App& app, Flags& flags) {
                "checkpoint " << keeper.last_path() << ": configuration lacks train/dataset/model");
     take_from_checkpoint(app, "--batch", flags.train.batch, config["train"], "batch");
     take_from_checkpoint(app, "--lr", flags.train.lr, config["train"], "lr");
+    take_from_checkpoint(app, "--lr-schedule", flags.train.lr_schedule, config["train"],
+                         "lr_schedule");
     take_from_checkpoint(app, "--denoise", flags.train.denoise, config["train"], "denoise");
     take_from_checkpoint(app, "--erase-prob", flags.train.erase_probability, config["train"],
                          "erase_probability");
@@ -211,6 +215,8 @@ int run(const CLI::App& app, Flags& flags) {
   }
   const int64_t total_steps = flags.steps > 0 ? flags.steps : flags.epochs * batches_per_epoch;
   const int64_t total_epochs = (total_steps + batches_per_epoch - 1) / batches_per_epoch;
+  const auto schedule =
+      apps::make_lr_schedule(flags.train.lr_schedule, flags.train.lr, total_steps);
 
   // Rank 0's weights on every rank (after a resume too); gradients averaged over the ranks.
   const std::unique_ptr<nn::DataParallel> parallel = dist.make_data_parallel(*model);
@@ -236,13 +242,13 @@ int run(const CLI::App& app, Flags& flags) {
   std::fprintf(
       stderr,
       "train_ae: %s (%s; %lld train, %lld test images), model %s, %.2fM parameters\n"
-      "train_ae: %s, %s, threads %d, batch %lld, Adam lr %g%s%s, %lld steps/epoch, %lld steps "
+      "train_ae: %s, %s, threads %d, batch %lld, Adam lr %g (%s)%s%s, %lld steps/epoch, %lld steps "
       "(%lld epochs)\n",
       sets.name.c_str(), sets.source.c_str(), static_cast<long long>(sets.train->n),
       static_cast<long long>(sets.test->n), model_config.describe().c_str(),
       static_cast<double>(model->num_parameters()) / 1e6, dist.describe().c_str(),
       device.str().c_str(), threads, static_cast<long long>(flags.train.batch), flags.train.lr,
-      flags.train.denoise ? ", denoising" : "", noise_note,
+      flags.train.lr_schedule.c_str(), flags.train.denoise ? ", denoising" : "", noise_note,
       static_cast<long long>(batches_per_epoch), static_cast<long long>(total_steps),
       static_cast<long long>(total_epochs));
   if (resumed)
@@ -299,6 +305,7 @@ int run(const CLI::App& app, Flags& flags) {
                    clean);
       optimizer.zero_grad();
       parallel->backward(loss);
+      optim::apply_schedule(optimizer, *schedule);
       optimizer.step();
       // The global batch's loss (the mean of the ranks' equal shares), and whether any rank
       // was interrupted, so that all ranks stop at the same step.
@@ -476,6 +483,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", flags.train.lr, "Adam learning rate")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  apps::add_lr_schedule_flag(app, flags.train.lr_schedule);
   app.add_flag("--denoise", flags.train.denoise,
                "Randomly erase a rectangle of each input (clean target)");
   app.add_option("--erase-prob", flags.train.erase_probability,

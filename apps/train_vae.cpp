@@ -58,6 +58,7 @@ struct Flags {
   apps::DistributedFlags dist;
   apps::DatasetFlags dataset;
   double gamma = 1.0, beta = 1.0, lr = 2e-4, gamma_lr = 1e-2;
+  std::string lr_schedule = "constant";  // of the networks' optimizer (log gamma's: constant)
   bool learn_gamma = false;
   std::vector<double> sweep;
   int64_t batch = 64, epochs = 1, steps = 0, eval_batch = 500, log_every = 20, plot_images = 2000;
@@ -85,6 +86,9 @@ apps::LoadedCheckpoint take_settings_from_checkpoint(const CLI::App& app, Flags&
   apps::take_resumed_setting(app, "--channels", flags.channels, model.architecture.channels);
   apps::take_resumed_setting(app, "--latent", flags.latent, model.architecture.latent_dim);
   apps::take_resumed_setting(app, "--lr", flags.lr, train.at("lr").get<double>());
+  if (train.contains("lr_schedule"))
+    apps::take_resumed_setting(app, "--lr-schedule", flags.lr_schedule,
+                               train.at("lr_schedule").get<std::string>());
   apps::take_resumed_setting(app, "--gamma-lr", flags.gamma_lr, train.at("gamma_lr").get<double>());
   apps::take_resumed_setting(app, "--batch", flags.batch, train.at("batch").get<int64_t>());
   apps::take_resumed_setting(app, "--seed", flags.common.seed,
@@ -172,6 +176,7 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
   data::DataLoader loader(sets.train, loader_options);
   const int64_t per_epoch = loader.batches_per_epoch();
   const int64_t total = flags.steps > 0 ? flags.steps : flags.epochs * per_epoch;
+  const auto schedule = apps::make_lr_schedule(flags.lr_schedule, flags.lr, total);
 
   int64_t step = 0, epoch = 0, batch_in_epoch = 0;
   double earlier_seconds = 0;  // training time of the sessions before a resume
@@ -190,12 +195,15 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
   // per model of a sweep.
   const std::unique_ptr<nn::DataParallel> parallel = dist.make_data_parallel(*model);
 
-  nlohmann::json run_config = {
-      {"model", apps::vae_config_to_json(config)},
-      {"train",
-       {{"batch", flags.batch}, {"lr", flags.lr}, {"gamma_lr", flags.gamma_lr}, {"steps", total}}},
-      {"dataset", flags.dataset.to_json()},
-      {"seed", flags.common.seed}};
+  nlohmann::json run_config = {{"model", apps::vae_config_to_json(config)},
+                               {"train",
+                                {{"batch", flags.batch},
+                                 {"lr", flags.lr},
+                                 {"lr_schedule", flags.lr_schedule},
+                                 {"gamma_lr", flags.gamma_lr},
+                                 {"steps", total}}},
+                               {"dataset", flags.dataset.to_json()},
+                               {"seed", flags.common.seed}};
   dist.check_same("training settings", run_config.dump());
   std::fprintf(stderr,
                "train_vae: gamma %s%g, beta %g, %s, %s, batch %lld, %lld steps (%lld per epoch)\n",
@@ -243,6 +251,7 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
       optimizer.zero_grad();
       if (gamma_optimizer) gamma_optimizer->zero_grad();
       parallel->backward(last.total);
+      optim::apply_schedule(optimizer, *schedule);
       optimizer.step();
       if (gamma_optimizer) gamma_optimizer->step();
       const apps::GlobalVaeLoss global = apps::average_over_ranks(dist, last);
@@ -259,7 +268,8 @@ nlohmann::json train_one(const Flags& flags, const apps::Distributed& dist,
                     {"loss", value},
                     {"sse", last.sse},
                     {"kl", last.kl},
-                    {"gamma", last.gamma}});
+                    {"gamma", last.gamma},
+                    {"lr", optimizer.learning_rate()}});
       char postfix[128];
       std::snprintf(postfix, sizeof postfix, "loss=%.4f sse=%.2f kl=%.2f gamma=%.3g", value,
                     last.sse, last.kl, last.gamma);
@@ -424,6 +434,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", flags.lr, "Adam learning rate of the networks")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  apps::add_lr_schedule_flag(app, flags.lr_schedule);
   app.add_option("--batch", flags.batch, "Global batch size (split over the ranks)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

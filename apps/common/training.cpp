@@ -311,6 +311,21 @@ Checkpoint make_training_checkpoint(const nn::Module& model, const optim::Optimi
   return checkpoint;
 }
 
+void add_lr_schedule_flag(CLI::App& app, std::string& schedule) {
+  app.add_option("--lr-schedule", schedule,
+                 "constant, or cosine: from --lr down to 0 over the run's steps")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
+}
+
+std::shared_ptr<const optim::LrSchedule> make_lr_schedule(const std::string& schedule, double lr,
+                                                          int64_t total_steps) {
+  if (schedule == "constant") return std::make_shared<optim::ConstantLr>(lr);
+  KITE_CHECK(schedule == "cosine",
+             "--lr-schedule: unknown schedule '" << schedule << "' (expected constant or cosine)");
+  return std::make_shared<optim::CosineLr>(lr, 0.0, total_steps);
+}
+
 void add_resume_flags(CLI::App& app, int64_t& checkpoint_every, int64_t& log_every, bool& resume,
                       bool& overwrite) {
   app.add_option("--checkpoint-every", checkpoint_every,

@@ -36,6 +36,7 @@
 #include "engine/error.h"
 #include "engine/generator.h"
 #include "models/nn/module.h"
+#include "models/optim/lr_schedule.h"
 #include "models/optim/optimizer.h"
 
 namespace kite::apps {
@@ -180,6 +181,13 @@ void take_resumed_setting(const CLI::App& app, const char* flag, T& value, const
                   << "; a resumed run keeps its settings (start a new --out instead)");
   value = stored;
 }
+
+// --lr-schedule: "constant" (every step at --lr) or "cosine" (from --lr down to 0 over the
+// run's steps: PyTorch's CosineAnnealingLR with eta_min 0). A schedule is a pure function of
+// the step, so a resumed run stays on its curve (as long as its total steps do not change).
+void add_lr_schedule_flag(CLI::App& app, std::string& schedule);
+std::shared_ptr<const optim::LrSchedule> make_lr_schedule(const std::string& schedule, double lr,
+                                                          int64_t total_steps);
 
 // Adds the flags of a resumable run: --checkpoint-every, --log-every, --resume, --overwrite.
 void add_resume_flags(CLI::App& app, int64_t& checkpoint_every, int64_t& log_every, bool& resume,

@@ -46,9 +46,9 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   const std::string out = ::testing::TempDir() + "/kite_experiments_quick";
   std::filesystem::remove_all(out);
   const std::string log = ::testing::TempDir() + "/kite_experiments_quick.log";
-  // The knobs that pass flags through: AE_FLAGS, FLOW_FLAGS, STAGE1_LR.
+  // The knobs that pass flags through: AE_FLAGS, FLOW_FLAGS, STAGE1_LR, STAGE1_SCHEDULE.
   const std::string command =
-      "SKIP_BUILD=1 FLOW_TEMPERATURE=0.8 STAGE1_LR=2e-3 "
+      "SKIP_BUILD=1 FLOW_TEMPERATURE=0.8 STAGE1_LR=2e-3 STAGE1_SCHEDULE=cosine "
       "AE_FLAGS='--latent-noise 0.1' FLOW_FLAGS='--logdet roulette' "
       "KITE_BUILD_DIR=" +
       build.string() + " OUT=" + out + " bash " + (repo / "apps/experiments.sh").string() +
@@ -73,6 +73,8 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
     const double blends = row["blend_fraction"].get<double>();
     EXPECT_GE(blends, 0.0) << name;
     EXPECT_LE(blends, 1.0) << name;
+    // Every row's model reconstructs, so every row has its decoder's floor.
+    EXPECT_GE(row["fid_fmnist_reconstructions"].get<double>(), 0.0) << name;
     const double mig = row["mig_shapes"].get<double>();
     EXPECT_GE(mig, 0.0) << name;
     EXPECT_LE(mig, 1.0) << name;
@@ -110,8 +112,9 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   const nlohmann::json ae = nlohmann::json::parse(ae_metrics);
   EXPECT_EQ(ae["config"]["train"]["latent_noise"].get<double>(), 0.1);
   EXPECT_EQ(ae["config"]["train"]["lr"].get<double>(), 2e-3);
+  EXPECT_EQ(ae["config"]["train"]["lr_schedule"].get<std::string>(), "cosine");
   const std::string note = results["note"];
-  for (const char* part : {"Adam lr 2e-3", "--logdet roulette", "autoencoder --latent-noise 0.1"})
+  for (const char* part : {"Adam lr 2e-3 (cosine schedule", "--logdet roulette", "autoencoder --latent-noise 0.1"})
     EXPECT_NE(note.find(part), std::string::npos) << note;
 }
 

@@ -226,6 +226,24 @@ TEST_F(TrainAeEndToEnd, BadFlagsExitTwoAndMissingDataExitsOne) {
   EXPECT_NE(r.err.find(missing), std::string::npos) << r.err;
 }
 
+TEST_F(TrainAeEndToEnd, CosineScheduleFollowsItsCurve) {
+  // --lr-schedule cosine: the lr logged at step k (k = 1..n) is lr0 (1 + cos(pi (k-1) / n)) / 2.
+  constexpr int kCosineSteps = 8;
+  const fs::path out = root_ / "cosine";
+  Result r = run("train_ae", train_args(out, kCosineSteps, {"--lr-schedule", "cosine"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<double> lr;
+  std::ifstream in(out / "log.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (record.contains("lr")) lr.push_back(record["lr"].get<double>());
+  }
+  ASSERT_EQ(lr.size(), static_cast<size_t>(kCosineSteps));
+  for (int k = 1; k <= kCosineSteps; ++k)
+    EXPECT_NEAR(lr[k - 1], 2e-3 * (1 + std::cos(M_PI * (k - 1) / kCosineSteps)) / 2, 1e-15)
+        << "lr at step " << k;
+}
+
 TEST_F(TrainAeEndToEnd, ResumeKeepsItsSettingsAndRunsAreNotOverwritten) {
   const fs::path out = root_ / "settings";
   ASSERT_EQ(run("train_ae", train_args(out, 2)).exit_code, 0);
@@ -236,6 +254,10 @@ TEST_F(TrainAeEndToEnd, ResumeKeepsItsSettingsAndRunsAreNotOverwritten) {
       run("train_ae", {"--resume", "--out", out.string(), "--batch", "32", "--steps", "4"});
   EXPECT_EQ(changed.exit_code, 1);
   EXPECT_NE(changed.err.find("--batch 32"), std::string::npos) << changed.err;
+  Result schedule = run("train_ae", {"--resume", "--out", out.string(), "--lr-schedule", "cosine"});
+  EXPECT_EQ(schedule.exit_code, 1);
+  EXPECT_NE(schedule.err.find("--lr-schedule \"cosine\" differs"), std::string::npos)
+      << schedule.err;
   Result nothing = run("train_ae", {"--resume", "--out", (root_ / "empty").string()});
   EXPECT_EQ(nothing.exit_code, 1);
   EXPECT_NE(nothing.err.find("no checkpoint"), std::string::npos) << nothing.err;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -126,6 +127,34 @@ TEST_F(TrainVaeEndToEnd, CtrlCSavesACheckpointExitsZeroAndResumesExactly) {
   expect_same_as_straight_run(out);
 }
 
+TEST_F(TrainVaeEndToEnd, CosineScheduleFollowsItsCurveAndResumesOnIt) {
+  // --lr-schedule cosine: the logged lr of step k (k = 1..n) is lr0 (1 + cos(pi (k-1) / n)) / 2,
+  // and a run interrupted with Ctrl-C continues on the same curve (the run's length comes
+  // from the checkpoint), bit for bit.
+  constexpr int kCosineSteps = 40;
+  const double lr0 = 2e-3;
+  const fs::path straight = root_ / "cosine_straight";
+  ASSERT_EQ(run(train_args(straight, kCosineSteps, {"--lr-schedule", "cosine"})).exit_code, 0);
+  const auto logged = test_support::logged_steps(straight, {"lr"});
+  ASSERT_EQ(logged.size(), static_cast<size_t>(kCosineSteps));
+  for (int k = 1; k <= kCosineSteps; ++k)
+    EXPECT_NEAR(logged[k - 1][0], lr0 * (1 + std::cos(M_PI * (k - 1) / kCosineSteps)) / 2,
+                1e-12 * lr0)
+        << "lr at step " << k;
+  const fs::path out = root_ / "cosine_interrupted";
+  Process p = spawn(
+      "train_vae",
+      train_args(out, kCosineSteps, {"--lr-schedule", "cosine", "--checkpoint-every", "0"}), root_);
+  Result r = test_support::interrupt_after_log_lines(p, out / "log.jsonl", 3);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (test_support::checkpoint_step(out) >= kCosineSteps)
+    GTEST_SKIP() << "the run ended before the signal arrived";
+  Result resumed = run({"--resume", "--out", out.string(), "--threads", "2", "--log-every", "1",
+                        "--plot-images", "64"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  test_support::expect_same_run(out, straight, {"loss", "gamma", "lr"}, {"extra.gamma_optim.step"});
+}
+
 TEST_F(TrainVaeEndToEnd, ResumeKeepsItsSettingsAndRunsAreNotOverwritten) {
   const fs::path out = root_ / "settings";
   ASSERT_EQ(run(train_args(out, 2)).exit_code, 0);
@@ -152,15 +181,18 @@ TEST_F(TrainVaeEndToEnd, ResumeKeepsItsSettingsAndRunsAreNotOverwritten) {
 }
 
 TEST_F(TrainVaeEndToEnd, BadFlagsExitTwoAndHelpListsTheFlags) {
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--gamma", "-1"}, {"--checkpoint-every", "-3"}, {"--no-such-flag"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--gamma", "-1"},
+                                             {"--checkpoint-every", "-3"},
+                                             {"--lr-schedule", "linear"},
+                                             {"--no-such-flag"}}) {
     Result r = run(args);
     EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
     EXPECT_NE(r.err.find("train_vae"), std::string::npos) << r.err;
   }
   Result help = run({"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  for (const char* flag : {"--gamma", "--learn-gamma", "--resume", "--overwrite",
+  for (const char* flag : {"--gamma", "--learn-gamma", "--lr-schedule", "--resume", "--overwrite",
                            "--checkpoint-every", "--gamma-sweep"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
 }
