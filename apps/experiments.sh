@@ -59,7 +59,7 @@ fi
 : "${STAGE1_LR:=1e-3}"  # Adam lr of every stage-1 model (AE, VAEs, shapes runs, sweep)
 : "${STAGE1_SCHEDULE:=constant}"  # their lr schedule: constant or cosine (down to 0 over the run)
 : "${AE_FLAGS:=}"        # extra train_ae flags for the AE rows, e.g. "--latent-noise 0.1"
-: "${FLOW_FLAGS:=--batch 64 --logdet roulette}"  # extra train_flow flags (measured: see EXPERIMENTS.md)
+: "${FLOW_FLAGS:=--batch 64 --logdet roulette --activation lipswish --coeff 0.99}"  # extra train_flow flags (measured: see EXPERIMENTS.md)
 : "${TUNED_GAMMA:=auto}"  # auto: the sweep's gamma (> 0) with the lowest FID-FMNIST; or a number
 : "${BETA:=4}"
 : "${CLASSIFIER:=}"        # reuse trained classifier weights instead of training them here
