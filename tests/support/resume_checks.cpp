@@ -12,6 +12,38 @@
 
 namespace kite::test_support {
 
+std::vector<std::string> tiny_vae_args(const std::filesystem::path& out, int steps) {
+  return {"--dataset",
+          "shapes",
+          "--image-size",
+          "28",
+          "--train-limit",
+          "256",
+          "--test-limit",
+          "64",
+          "--channels",
+          "8,16",
+          "--latent",
+          "4",
+          "--batch",
+          "32",
+          "--learn-gamma",
+          "--lr",
+          "2e-3",
+          "--log-every",
+          "1",
+          "--plot-images",
+          "64",
+          "--threads",
+          "2",
+          "--seed",
+          "5",
+          "--steps",
+          std::to_string(steps),
+          "--out",
+          out.string()};
+}
+
 std::vector<std::vector<double>> logged_steps(const std::filesystem::path& dir,
                                               const std::vector<std::string>& fields) {
   std::vector<std::vector<double>> rows;

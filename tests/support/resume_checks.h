@@ -10,6 +10,11 @@
 
 namespace kite::test_support {
 
+// A learnt-gamma VAE small enough for a test to train in a second: train_vae on 256
+// synthetic 28x28 shapes (64 test images), widths 8,16, latent 4, batch 32 (8 batches per
+// epoch), lr 2e-3, seed 5, a log record per step, for `steps` steps into `out`.
+std::vector<std::string> tiny_vae_args(const std::filesystem::path& out, int steps);
+
 // The `fields` of every record of DIR/log.jsonl, one row per record, checking (as a test
 // failure) that the records are steps 1, 2, ..., n.
 std::vector<std::vector<double>> logged_steps(const std::filesystem::path& dir,

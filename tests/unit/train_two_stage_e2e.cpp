@@ -41,31 +41,7 @@ class TrainTwoStageEndToEnd : public test_support::AppTest {
     static fs::path path;
     if (path.empty()) {
       const fs::path out = suite_root_ / "stage1";
-      Result r = run("train_vae", {"--dataset",
-                                   "shapes",
-                                   "--image-size",
-                                   "28",
-                                   "--train-limit",
-                                   "256",
-                                   "--test-limit",
-                                   "64",
-                                   "--channels",
-                                   "8,16",
-                                   "--latent",
-                                   "4",
-                                   "--batch",
-                                   "32",
-                                   "--learn-gamma",
-                                   "--lr",
-                                   "2e-3",
-                                   "--steps",
-                                   "4",
-                                   "--plot-images",
-                                   "64",
-                                   "--threads",
-                                   "2",
-                                   "--out",
-                                   out.string()});
+      Result r = run("train_vae", test_support::tiny_vae_args(out, 4));
       EXPECT_EQ(r.exit_code, 0) << r.err;
       path = out / "last.safetensors";
     }

@@ -36,35 +36,7 @@ class TrainVaeEndToEnd : public test_support::AppTest {
 
   static std::vector<std::string> train_args(const fs::path& out, int steps,
                                              std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--dataset",
-                                     "shapes",
-                                     "--image-size",
-                                     "28",
-                                     "--train-limit",
-                                     "256",
-                                     "--test-limit",
-                                     "64",
-                                     "--channels",
-                                     "8,16",
-                                     "--latent",
-                                     "4",
-                                     "--batch",
-                                     "32",
-                                     "--learn-gamma",
-                                     "--lr",
-                                     "2e-3",
-                                     "--log-every",
-                                     "1",
-                                     "--plot-images",
-                                     "64",
-                                     "--threads",
-                                     "2",
-                                     "--seed",
-                                     "5",
-                                     "--steps",
-                                     std::to_string(steps),
-                                     "--out",
-                                     out.string()};
+    std::vector<std::string> args = test_support::tiny_vae_args(out, steps);
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
