@@ -2,12 +2,12 @@
 # The main job, end to end on Fashion-MNIST: install what is missing, build, train the
 # decoupled VAE's two stages, and write samples, reconstructions, a traversal and metrics.
 #
-#   apps/quickstart.sh                   # CPU: about 7 min stage 1 + 5 min stage 2 + build, 2 cores
+#   apps/quickstart.sh                   # CPU: about 7 min stage 1 + 3 min stage 2 + build, 2 cores
 #   apps/quickstart.sh --device cuda     # extra flags go to every binary that takes them
 #   AE_EPOCHS=3 FLOW_EPOCHS=10 apps/quickstart.sh   # better reconstructions (~35 min on 2 cores)
 #
-# Measured on an idle-ish 2-core machine: stage 1 ~430 ms/step (938 steps), stage 2 ~0.3-0.5 s/step
-# (215 steps/epoch). A machine running other jobs slows OpenMP's 2-thread runs far more than
+# Measured on an idle 2-core machine: stage 1 ~430 ms/step (938 steps), stage 2 ~40 ms/step
+# (860 steps/epoch); 11.5 minutes in all once built. A machine running other jobs slows OpenMP's 2-thread runs far more than
 # their share: there, --threads 1 is faster.
 #
 # Outputs: runs/quickstart/{samples.png, reconstructions.png, traversal.png, metrics.json}
