@@ -79,36 +79,48 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Classifier features of images produced batch by batch; returns their statistics. With
-// `confidence`, the classifier's predictions on the same images are tallied too.
-metrics::FeatureStats feature_stats(classifier::FmnistClassifier& extractor, int64_t count,
-                                    int64_t batch, Device device,
-                                    const std::function<Tensor(int64_t first, int64_t n)>& images,
-                                    const std::string& label,
-                                    metrics::ClassConfidence* confidence = nullptr,
-                                    std::vector<float>* keep_first = nullptr, int64_t keep = 0) {
+// What the FID classifier makes of a stream of images: the statistics of its features (for
+// FID-FMNIST) and its predictions (blends, class mix). Images are clamped to [0, 1] first, as
+// a saved image would be.
+struct ClassifierTally {
+  metrics::FeatureStats features;
+  metrics::ClassConfidence confidence{classifier::kFmnistClasses};
+
+  void add(classifier::FmnistClassifier& extractor, const Tensor& images, Device device) {
+    NoGradGuard no_grad;
+    Tensor f = extractor.features(clamp(to_device(images, device), 0.0, 1.0));
+    Tensor f_cpu = contiguous(to_device(f, Device::cpu()));
+    features.add(f_cpu.data_ptr<float>(), static_cast<size_t>(f_cpu.size(0)),
+                 static_cast<size_t>(f_cpu.size(1)));
+    Tensor logits = contiguous(to_device(extractor.logits(f), Device::cpu()));
+    confidence.add(logits.data_ptr<float>(), logits.size(0));
+  }
+};
+
+// The tally of `count` images produced batch by batch. With `keep_first`, the first `keep`
+// of them (clamped, on the CPU) are appended to it.
+ClassifierTally tally_images(classifier::FmnistClassifier& extractor, int64_t count, int64_t batch,
+                             Device device,
+                             const std::function<Tensor(int64_t first, int64_t n)>& images,
+                             const std::string& label, std::vector<float>* keep_first = nullptr,
+                             int64_t keep = 0) {
   NoGradGuard no_grad;
-  metrics::FeatureStats stats;
+  ClassifierTally tally;
   apps::ProgressBar bar(label, count, "img");
   for (int64_t first = 0; first < count; first += batch) {
     const int64_t n = std::min(batch, count - first);
-    Tensor x = clamp(to_device(images(first, n), device), 0.0, 1.0);
+    Tensor x = images(first, n);
     if (keep_first && first < keep) {
-      Tensor cpu = contiguous(to_device(narrow(x, 0, 0, std::min(n, keep - first)), Device::cpu()));
+      Tensor cpu = contiguous(
+          to_device(clamp(narrow(x, 0, 0, std::min(n, keep - first)), 0.0, 1.0), Device::cpu()));
       keep_first->insert(keep_first->end(), cpu.data_ptr<float>(),
                          cpu.data_ptr<float>() + cpu.numel());
     }
-    Tensor features = extractor.features(x);
-    Tensor f = contiguous(to_device(features, Device::cpu()));
-    stats.add(f.data_ptr<float>(), static_cast<size_t>(n), static_cast<size_t>(f.size(1)));
-    if (confidence) {
-      Tensor logits = contiguous(to_device(extractor.logits(features), Device::cpu()));
-      confidence->add(logits.data_ptr<float>(), n);
-    }
+    tally.add(extractor, x, device);
     bar.update(n);
   }
   bar.finish();
-  return stats;
+  return tally;
 }
 
 std::function<Tensor(int64_t, int64_t)> from_set(const data::ImageSet& set) {
@@ -172,29 +184,28 @@ int run_reference(const Flags& flags, classifier::LoadedClassifier& extractor, D
   apps::DatasetFlags dataset = flags.dataset;
   const apps::Datasets sets = apps::load_datasets(dataset);
   const int64_t n = std::min<int64_t>(flags.samples, sets.train->n);
-  metrics::ClassConfidence test_confidence(10), train_confidence(10);
-  metrics::FeatureStats test =
-      feature_stats(*extractor.model, sets.test->n, flags.batch, device, from_set(*sets.test),
-                    "test features", &test_confidence);
-  metrics::FeatureStats train =
-      feature_stats(*extractor.model, n, flags.batch, device, from_set(*sets.train),
-                    "train features", &train_confidence);
+  const ClassifierTally test = tally_images(*extractor.model, sets.test->n, flags.batch, device,
+                                            from_set(*sets.test), "test features");
+  const ClassifierTally train = tally_images(*extractor.model, n, flags.batch, device,
+                                             from_set(*sets.train), "train features");
   Generator generator(flags.seed);
-  metrics::FeatureStats noise = feature_stats(
+  const ClassifierTally noise = tally_images(
       *extractor.model, n, flags.batch, device,
       [&](int64_t, int64_t count) {
         return rand({count, sets.test->c, sets.test->h, sets.test->w}, DType::Float32,
                     Device::cpu(), &generator);
       },
       "noise features");
-  const double floor = metrics::frechet_distance(train.statistics(), test.statistics());
-  const double ceiling = metrics::frechet_distance(noise.statistics(), test.statistics());
+  const double floor =
+      metrics::frechet_distance(train.features.statistics(), test.features.statistics());
+  const double ceiling =
+      metrics::frechet_distance(noise.features.statistics(), test.features.statistics());
   nlohmann::json metrics = {{"fid_fmnist_train_vs_test", floor},
                             {"fid_fmnist_noise_vs_test", ceiling},
                             {"samples", n},
                             {"test_images", sets.test->n},
                             {"extractor_version", extractor.version}};
-  record_confidence(metrics, train_confidence, test_confidence, "train");
+  record_confidence(metrics, train.confidence, test.confidence, "train");
   std::filesystem::create_directories(flags.out);
   apps::write_json_file(flags.out + "/metrics.json", metrics);
   std::printf(
@@ -367,11 +378,25 @@ int main(int argc, char** argv) {
                "evaluate --temperature: only a --flow or --prior normal samples from a scaled "
                "base distribution");
 
-    // Reconstruction.
+    // FID-FMNIST needs the classifier, 28x28 grey images and a model that samples.
+    const bool scores_fid = extractor && e.generate && sets.test->h == 28 && sets.test->c == 1;
+
+    // Reconstruction. With FID, the classifier also sees each reconstruction on its way (the
+    // decoder's floor below), so the test set is reconstructed once.
+    std::optional<ClassifierTally> reconstructions;
     {
       NoGradGuard no_grad;
+      if (scores_fid) reconstructions.emplace();
+      apps::ProgressBar bar("reconstructions", sets.test->n, "img");
+      auto reconstruct_and_tally = [&](const Tensor& x) {
+        Tensor y = e.reconstruct(x);
+        if (reconstructions) reconstructions->add(*extractor->model, y, device);
+        bar.update(x.size(0));
+        return y;
+      };
       apps::ReconstructionError error =
-          apps::reconstruction_error_of(e.reconstruct, *sets.test, flags.batch, device);
+          apps::reconstruction_error_of(reconstruct_and_tally, *sets.test, flags.batch, device);
+      bar.finish();
       e.metrics["test_mse"] = error.mse;
       e.metrics["test_mse_clipped"] = error.mse_clipped;
       e.metrics["test_sse_per_image"] = error.sse_per_image;
@@ -386,43 +411,34 @@ int main(int argc, char** argv) {
       std::vector<float> grid;  // the first `kept` samples: the grid, then samples.npy
       const int64_t shown = std::min<int64_t>(64, flags.samples);
       const int64_t kept = std::max(shown, std::min(flags.save_samples, flags.samples));
-      if (extractor && sets.test->h == 28 && sets.test->c == 1) {
+      if (scores_fid) {
         const auto fid_start = std::chrono::steady_clock::now();
-        metrics::ClassConfidence test_confidence(10), sample_confidence(10);
-        metrics::FeatureStats test =
-            feature_stats(*extractor->model, sets.test->n, flags.batch, device,
-                          from_set(*sets.test), "test features", &test_confidence);
+        const ClassifierTally test = tally_images(*extractor->model, sets.test->n, flags.batch,
+                                                  device, from_set(*sets.test), "test features");
         NoGradGuard no_grad;
-        metrics::FeatureStats fake = feature_stats(
+        const ClassifierTally fake = tally_images(
             *extractor->model, flags.samples, flags.batch, device,
-            [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples",
-            &sample_confidence, &grid, kept);
-        record_confidence(e.metrics, sample_confidence, test_confidence);
+            [&](int64_t, int64_t n) { return e.generate(n, &generator); }, "samples", &grid, kept);
+        record_confidence(e.metrics, fake.confidence, test.confidence);
         // The decoder's floor: the test images' own reconstructions. A prior whose samples
         // were as good as the encoder's codes would score this; the rest of the FID is the
         // prior's.
-        metrics::ClassConfidence reconstruction_confidence(10);
-        metrics::FeatureStats reconstructed = feature_stats(
-            *extractor->model, sets.test->n, flags.batch, device,
-            [&](int64_t first, int64_t n) {
-              return e.reconstruct(to_device(data::images_to_tensor(*sets.test, first, n), device));
-            },
-            "reconstructions", &reconstruction_confidence);
-        record_confidence(e.metrics, reconstruction_confidence, test_confidence, "reconstruction");
-        e.metrics["fid_fmnist_reconstructions"] =
-            metrics::frechet_distance(reconstructed.statistics(), test.statistics());
+        record_confidence(e.metrics, reconstructions->confidence, test.confidence,
+                          "reconstruction");
+        e.metrics["fid_fmnist_reconstructions"] = metrics::frechet_distance(
+            reconstructions->features.statistics(), test.features.statistics());
         std::printf("FID-FMNIST of the test set's reconstructions %.3f (the decoder's floor)\n",
                     e.metrics["fid_fmnist_reconstructions"].get<double>());
         // The statistics travel with the result: FID can be recomputed (or debugged) from them.
         const nlohmann::json meta = {{"extractor", extractor->version},
                                      {"checkpoint", flags.checkpoint}};
-        metrics::save_statistics_npz(flags.out + "/fid_stats_samples.npz", fake.statistics(),
-                                     meta.dump());
-        metrics::save_statistics_npz(flags.out + "/fid_stats_test.npz", test.statistics(),
+        metrics::save_statistics_npz(flags.out + "/fid_stats_samples.npz",
+                                     fake.features.statistics(), meta.dump());
+        metrics::save_statistics_npz(flags.out + "/fid_stats_test.npz", test.features.statistics(),
                                      meta.dump());
         double fid = NAN;
         try {
-          fid = metrics::frechet_distance(fake.statistics(), test.statistics());
+          fid = metrics::frechet_distance(fake.features.statistics(), test.features.statistics());
           e.metrics["fid_fmnist"] = fid;
         } catch (const Error& error) {
           // Reported, not hidden: the row shows n/a and the statistics files reproduce it.

@@ -28,8 +28,8 @@ FmnistClassifier::FmnistClassifier(DType dtype, Generator* generator) {
       register_module("bn2", std::make_shared<nn::BatchNorm2d>(64, nn::BatchNormOptions{}, dtype));
   fc_ = register_module(
       "fc", std::make_shared<nn::Linear>(64 * 7 * 7, kFmnistFeatureDim, true, dtype, generator));
-  head_ = register_module(
-      "head", std::make_shared<nn::Linear>(kFmnistFeatureDim, 10, true, dtype, generator));
+  head_ = register_module("head", std::make_shared<nn::Linear>(kFmnistFeatureDim, kFmnistClasses,
+                                                               true, dtype, generator));
 }
 
 Tensor FmnistClassifier::features(const Tensor& x) {

@@ -32,6 +32,7 @@ namespace kite::classifier {
 
 inline constexpr const char* kFmnistClassifierArchitecture = "fmnist-cnn-v1";
 inline constexpr int64_t kFmnistFeatureDim = 128;
+inline constexpr int64_t kFmnistClasses = 10;
 
 class FmnistClassifier : public nn::Layer {
  public:
