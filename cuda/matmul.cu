@@ -7,7 +7,7 @@
 // As on the CPU, when B is shared by the whole batch and A's batch entries stack its rows,
 // [batch, m, k] @ [k, n] becomes a single [batch * m, k] @ [k, n] GEMM.
 // With a bias, C is first filled with the bias row and the GEMM adds onto it (beta = 1).
-#include <vector>
+#include <optional>
 
 #include "cuda/blas.h"
 #include "cuda/kernels.h"
@@ -16,45 +16,6 @@
 
 namespace kite::cuda {
 namespace {
-
-// Element offset of every batch entry (row-major over the batch axes).
-std::vector<int64_t> batch_offsets(const Tensor& t) {
-  std::vector<int64_t> offsets{0};
-  for (int64_t d = 0; d + 2 < t.dim(); ++d) {
-    std::vector<int64_t> next;
-    next.reserve(offsets.size() * t.shape()[d]);
-    for (int64_t base : offsets)
-      for (int64_t i = 0; i < t.shape()[d]; ++i) next.push_back(base + i * t.strides()[d]);
-    offsets = std::move(next);
-  }
-  return offsets;
-}
-
-// Every batch entry of t is the same matrix.
-bool shared_across_batch(const Tensor& t) {
-  for (int64_t d = 0; d + 2 < t.dim(); ++d)
-    if (t.shape()[d] > 1 && t.strides()[d] != 0) return false;
-  return true;
-}
-
-// The batch axes of t continue its rows: entry b's row r is row b * m + r of one matrix with
-// row stride ld.
-bool rows_stack(const Tensor& t, int64_t ld) {
-  int64_t expected = ld * t.shape()[t.dim() - 2];
-  for (int64_t d = t.dim() - 3; d >= 0; --d) {
-    if (t.shape()[d] > 1 && t.strides()[d] != expected) return false;
-    expected *= t.shape()[d];
-  }
-  return true;
-}
-
-// The common step of evenly spaced offsets, or false.
-bool even_step(const std::vector<int64_t>& offsets, int64_t& step) {
-  step = offsets.size() > 1 ? offsets[1] - offsets[0] : 0;
-  for (size_t i = 1; i < offsets.size(); ++i)
-    if (offsets[i] - offsets[i - 1] != step) return false;
-  return true;
-}
 
 // c[r, j] = bias[j * bias_stride] for rows r < rows.
 template <class T>
@@ -92,29 +53,26 @@ void matmul_typed(const Tensor& a, const Tensor& b, const Tensor& bias, const Te
     return;
   }
 
-  const MatrixLayout la = matrix_layout(a), lb = matrix_layout(b);
-  KITE_CHECK(la.ok && lb.ok, "matmul: kernel given operands that are not GEMM-compatible: "
-                                 << describe(a) << " strides " << shape_str(a.strides()) << " and "
-                                 << describe(b) << " strides " << shape_str(b.strides()));
+  const BatchedGemmPlan plan = plan_batched_gemm(a, b, out);
   const T* a_data = a.data_ptr<T>();
   const T* b_data = b.data_ptr<T>();
-
-  if (batch == 1 || (!la.transposed && shared_across_batch(b) && rows_stack(a, la.ld))) {
-    gemm_strided_batched<T>(la.transposed, lb.transposed, batch * m, n, k, T(1), a_data, la.ld, 0,
-                            b_data, lb.ld, 0, beta, c, n, 0, 1);
+  const bool ta = plan.a.transposed, tb = plan.b.transposed;
+  const int64_t lda = plan.a.ld, ldb = plan.b.ld;
+  if (plan.folded) {
+    gemm_strided_batched<T>(ta, tb, batch * m, n, k, T(1), a_data, lda, 0, b_data, ldb, 0, beta, c,
+                            n, 0, 1);
     return;
   }
-  const std::vector<int64_t> a_offsets = batch_offsets(a), b_offsets = batch_offsets(b);
-  int64_t a_step = 0, b_step = 0;
-  if (even_step(a_offsets, a_step) && even_step(b_offsets, b_step)) {
-    gemm_strided_batched<T>(la.transposed, lb.transposed, m, n, k, T(1), a_data, la.ld, a_step,
-                            b_data, lb.ld, b_step, beta, c, n, m * n, batch);
+  const std::optional<int64_t> a_step = even_step(plan.a_offsets),
+                               b_step = even_step(plan.b_offsets);
+  if (a_step && b_step) {
+    gemm_strided_batched<T>(ta, tb, m, n, k, T(1), a_data, lda, *a_step, b_data, ldb, *b_step, beta,
+                            c, n, m * n, batch);
     return;
   }
   for (int64_t i = 0; i < batch; ++i)
-    gemm_strided_batched<T>(la.transposed, lb.transposed, m, n, k, T(1), a_data + a_offsets[i],
-                            la.ld, 0, b_data + b_offsets[i], lb.ld, 0, beta, c + i * m * n, n, 0,
-                            1);
+    gemm_strided_batched<T>(ta, tb, m, n, k, T(1), a_data + plan.a_offsets[i], lda, 0,
+                            b_data + plan.b_offsets[i], ldb, 0, beta, c + i * m * n, n, 0, 1);
 }
 
 }  // namespace

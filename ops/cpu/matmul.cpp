@@ -2,10 +2,9 @@
 // single call when the batch can be folded into the rows.
 //
 // Transposed views cost nothing: matrix_layout() turns a view whose row stride is 1 into a
-// GEMM "trans" flag. Broadcast batch axes (stride 0) just repeat the same matrix pointer.
-// Folding: when B is shared by every batch entry (linear layers, x [B, T, in] @ W^T) and A's
-// batch axes stack its rows evenly, [batch, m, k] @ [k, n] is one [batch * m, k] @ [k, n]
-// GEMM, which is faster than many small ones.
+// GEMM "trans" flag. Which calls to make (one folded GEMM, or one per batch entry, broadcast
+// axes repeating a matrix pointer) is plan_batched_gemm()'s decision (ops/linalg_kernels.h),
+// shared with the CUDA kernel.
 // Threads: GEMM threads itself; a batch of small matrices instead runs batch entries in
 // parallel, each GEMM then single-threaded (gemm stays on the calling thread inside a
 // parallel region).
@@ -14,7 +13,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "ops/cpu/gemm.h"
 
@@ -25,37 +23,6 @@ namespace {
 // parallelism has to come from the batch.
 constexpr double kMinGemmFlopsPerThread = 2.0 * 96 * 96 * 96;
 constexpr int64_t kParallelFillThreshold = 32768;  // elements
-
-// Element offset of every batch entry (row-major over the batch axes).
-std::vector<int64_t> batch_offsets(const Tensor& t) {
-  std::vector<int64_t> offsets{0};
-  for (int64_t d = 0; d + 2 < t.dim(); ++d) {
-    std::vector<int64_t> next;
-    next.reserve(offsets.size() * t.shape()[d]);
-    for (int64_t base : offsets)
-      for (int64_t i = 0; i < t.shape()[d]; ++i) next.push_back(base + i * t.strides()[d]);
-    offsets = std::move(next);
-  }
-  return offsets;
-}
-
-// Every batch entry of t is the same matrix.
-bool shared_across_batch(const Tensor& t) {
-  for (int64_t d = 0; d + 2 < t.dim(); ++d)
-    if (t.shape()[d] > 1 && t.strides()[d] != 0) return false;
-  return true;
-}
-
-// The batch axes of t continue its rows: entry b's row r is row b * m + r of one matrix with
-// row stride ld.
-bool rows_stack(const Tensor& t, int64_t ld) {
-  int64_t expected = ld * t.shape()[t.dim() - 2];
-  for (int64_t d = t.dim() - 3; d >= 0; --d) {
-    if (t.shape()[d] > 1 && t.strides()[d] != expected) return false;
-    expected *= t.shape()[d];
-  }
-  return true;
-}
 
 template <class T>
 void matmul_typed(const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out) {
@@ -79,24 +46,19 @@ void matmul_typed(const Tensor& a, const Tensor& b, const Tensor& bias, const Te
     return;
   }
 
-  const MatrixLayout la = matrix_layout(a), lb = matrix_layout(b);
-  KITE_CHECK(la.ok && lb.ok, "matmul: kernel given operands that are not GEMM-compatible: "
-                                 << describe(a) << " strides " << shape_str(a.strides()) << " and "
-                                 << describe(b) << " strides " << shape_str(b.strides()));
+  const BatchedGemmPlan plan = plan_batched_gemm(a, b, out);
   const T* a_data = a.data_ptr<T>();
   const T* b_data = b.data_ptr<T>();
-
-  if (batch == 1 || (!la.transposed && shared_across_batch(b) && rows_stack(a, la.ld))) {
-    gemm<T>(la.transposed, lb.transposed, batch * m, n, k, T(1), a_data, la.ld, b_data, lb.ld, beta,
-            c, n);
+  const bool ta = plan.a.transposed, tb = plan.b.transposed;
+  if (plan.folded) {
+    gemm<T>(ta, tb, batch * m, n, k, T(1), a_data, plan.a.ld, b_data, plan.b.ld, beta, c, n);
     return;
   }
-  const std::vector<int64_t> a_offsets = batch_offsets(a), b_offsets = batch_offsets(b);
   const bool batch_parallel = 2.0 * m * n * k < kMinGemmFlopsPerThread * omp_get_max_threads();
 #pragma omp parallel for if (batch_parallel) schedule(static)
   for (int64_t i = 0; i < batch; ++i)
-    gemm<T>(la.transposed, lb.transposed, m, n, k, T(1), a_data + a_offsets[i], la.ld,
-            b_data + b_offsets[i], lb.ld, beta, c + i * m * n, n);
+    gemm<T>(ta, tb, m, n, k, T(1), a_data + plan.a_offsets[i], plan.a.ld,
+            b_data + plan.b_offsets[i], plan.b.ld, beta, c + i * m * n, n);
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // Matrix products (ops/linalg.h): values against hand-computed results and naive loops in
 // both floating dtypes, numpy promotion and batch broadcasting, transposed and strided
 // views (GEMM trans flags and the copy fallback), the folded batch path, empty sizes,
-// gradients by hand, and every error message.
+// gradients by hand, and every error message. Also the batched-GEMM plan that the CPU and
+// CUDA kernels share (ops/linalg_kernels.h), checked field by field.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numeric>
 
+#include "ops/linalg_kernels.h"
 #include "ops/ops.h"
 
 namespace kite {
@@ -214,6 +216,68 @@ TEST(Linalg, LinearGradientsByHand) {
   EXPECT_EQ(values(x.grad()), (Values{2, 2, 2, 2}));        // column sums of w
   EXPECT_EQ(values(w.grad()), (Values{4, 6, 4, 6, 4, 6}));  // column sums of x
   EXPECT_EQ(values(b.grad()), (Values{2, 2, 2}));
+}
+
+// The plan both matmul kernels follow. Operands come as the kernels get them: the batch
+// broadcast already expanded (stride-0 axes).
+TEST(BatchedGemmPlan, LinearLayerFoldsTheBatchIntoOneGemm) {
+  // x [4, 3, 5] @ W^T, W [6, 5]: W^T is W's memory read transposed, shared by the batch.
+  Tensor x = Tensor::empty({4, 3, 5});
+  Tensor w_t = expand(transpose(Tensor::empty({6, 5}), 0, 1), {4, 5, 6});
+  const BatchedGemmPlan plan = plan_batched_gemm(x, w_t, Tensor::empty({4, 3, 6}));
+  EXPECT_TRUE(plan.folded);
+  EXPECT_FALSE(plan.a.transposed);
+  EXPECT_EQ(plan.a.ld, 5);
+  EXPECT_TRUE(plan.b.transposed);
+  EXPECT_EQ(plan.b.ld, 5);
+  EXPECT_TRUE(plan.a_offsets.empty());
+}
+
+TEST(BatchedGemmPlan, IndependentMatricesGetOneGemmEach) {
+  // [2, 3, 4, 5] @ [2, 3, 5, 6]: B differs per entry, so no folding; evenly spaced entries.
+  Tensor a = Tensor::empty({2, 3, 4, 5}), b = Tensor::empty({2, 3, 5, 6});
+  const BatchedGemmPlan plan = plan_batched_gemm(a, b, Tensor::empty({2, 3, 4, 6}));
+  EXPECT_FALSE(plan.folded);
+  EXPECT_EQ(plan.a_offsets, (std::vector<int64_t>{0, 20, 40, 60, 80, 100}));
+  EXPECT_EQ(plan.b_offsets, (std::vector<int64_t>{0, 30, 60, 90, 120, 150}));
+  EXPECT_EQ(even_step(plan.a_offsets), 20);
+  EXPECT_EQ(even_step(plan.b_offsets), 30);
+}
+
+TEST(BatchedGemmPlan, TransposedOrBroadcastOperandsDoNotFold) {
+  // A transposed per entry cannot stack its rows; a broadcast B repeats offset 0 (step 0).
+  Tensor a = transpose(Tensor::empty({4, 5, 3}), 1, 2);  // [4, 3, 5], strides [15, 1, 3]
+  Tensor b = expand(Tensor::empty({5, 2}), {4, 5, 2});
+  const BatchedGemmPlan plan = plan_batched_gemm(a, b, Tensor::empty({4, 3, 2}));
+  EXPECT_FALSE(plan.folded);
+  EXPECT_TRUE(plan.a.transposed);
+  EXPECT_EQ(plan.a.ld, 3);
+  EXPECT_EQ(plan.b_offsets, (std::vector<int64_t>{0, 0, 0, 0}));
+  EXPECT_EQ(even_step(plan.a_offsets), 15);
+  EXPECT_EQ(even_step(plan.b_offsets), 0);
+  // A batch of one is always a single GEMM.
+  EXPECT_TRUE(
+      plan_batched_gemm(narrow(a, 0, 0, 1), narrow(b, 0, 0, 1), Tensor::empty({1, 3, 2})).folded);
+}
+
+TEST(BatchedGemmPlan, UnevenBatchLayoutsHaveNoStep) {
+  // Batch axes swapped: entries sit at 0, 2, 4, 1, 3, 5 matrices.
+  Tensor a = permute(Tensor::empty({3, 2, 4, 5}), {1, 0, 2, 3});
+  Tensor b = Tensor::empty({2, 3, 5, 6});
+  const BatchedGemmPlan plan = plan_batched_gemm(a, b, Tensor::empty({2, 3, 4, 6}));
+  EXPECT_EQ(plan.a_offsets, (std::vector<int64_t>{0, 40, 80, 20, 60, 100}));
+  EXPECT_EQ(even_step(plan.a_offsets), std::nullopt);
+  EXPECT_EQ(even_step({7}), 0);
+}
+
+TEST(BatchedGemmPlan, RefusesOperandsThatNeedACopy) {
+  // A stride-0 row axis is neither a row-major nor a transposed matrix.
+  Tensor a = expand(Tensor::empty({1, 5}), {3, 5});
+  expect_error(
+      [&] {
+        plan_batched_gemm(a, Tensor::empty({5, 2}), Tensor::empty({3, 2}));
+      },
+      {"matmul", "not GEMM-compatible", "strides [0, 1]"});
 }
 
 TEST(Linalg, Errors) {
