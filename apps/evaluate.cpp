@@ -15,6 +15,10 @@
 //                                     between --samples generated images (clamped to [0, 1])
 //                                     and the test set; extractor_version names the weights
 //                                     (compare only equal ones)
+//   fid_fmnist_mean_term, ...         that distance split: squared distance of the feature
+//   sample_feature_spread_ratio       means + the covariance term; the samples' total feature
+//                                     variance over the test images' (< 1: too little variety;
+//                                     reconstruction_feature_spread_ratio: the same for the floor)
 //   sample_top_probability,           the FID classifier's verdict on the samples (and on the
 //   sample_ambiguous_fraction, ...    test images): mean top softmax probability, share below
 //                                     0.5 (blends of classes), predicted-class mix
@@ -425,10 +429,14 @@ int main(int argc, char** argv) {
         // prior's.
         record_confidence(e.metrics, reconstructions->confidence, test.confidence,
                           "reconstruction");
-        e.metrics["fid_fmnist_reconstructions"] = metrics::frechet_distance(
+        const metrics::FrechetTerms floor = metrics::frechet_terms(
             reconstructions->features.statistics(), test.features.statistics());
-        std::printf("FID-FMNIST of the test set's reconstructions %.3f (the decoder's floor)\n",
-                    e.metrics["fid_fmnist_reconstructions"].get<double>());
+        e.metrics["fid_fmnist_reconstructions"] = floor.distance();
+        e.metrics["reconstruction_feature_spread_ratio"] = floor.spread1 / floor.spread2;
+        std::printf(
+            "FID-FMNIST of the test set's reconstructions %.3f (the decoder's floor; "
+            "their features spread %.3f times as much as the test images')\n",
+            floor.distance(), floor.spread1 / floor.spread2);
         // The statistics travel with the result: FID can be recomputed (or debugged) from them.
         const nlohmann::json meta = {{"extractor", extractor->version},
                                      {"checkpoint", flags.checkpoint}};
@@ -436,10 +444,21 @@ int main(int argc, char** argv) {
                                      fake.features.statistics(), meta.dump());
         metrics::save_statistics_npz(flags.out + "/fid_stats_test.npz", test.features.statistics(),
                                      meta.dump());
+        metrics::save_statistics_npz(flags.out + "/fid_stats_reconstructions.npz",
+                                     reconstructions->features.statistics(), meta.dump());
         double fid = NAN;
         try {
-          fid = metrics::frechet_distance(fake.features.statistics(), test.features.statistics());
+          const metrics::FrechetTerms terms =
+              metrics::frechet_terms(fake.features.statistics(), test.features.statistics());
+          fid = terms.distance();
           e.metrics["fid_fmnist"] = fid;
+          e.metrics["fid_fmnist_mean_term"] = terms.mean_term;
+          e.metrics["fid_fmnist_covariance_term"] = terms.covariance_term;
+          e.metrics["sample_feature_spread_ratio"] = terms.spread1 / terms.spread2;
+          std::printf(
+              "FID-FMNIST = mean term %.3f + covariance term %.3f; the samples' features "
+              "spread %.3f times as much as the test images' (total variance)\n",
+              terms.mean_term, terms.covariance_term, terms.spread1 / terms.spread2);
         } catch (const Error& error) {
           // Reported, not hidden: the row shows n/a and the statistics files reproduce it.
           e.metrics["fid_fmnist"] = nullptr;

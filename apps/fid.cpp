@@ -507,9 +507,21 @@ int main(int argc, char** argv) {
     const Measured a = load_or_measure(a_input, s, device, extractor);
     const Measured b = load_or_measure(b_input, s, device, extractor);
     check_comparable(a, b, a_input, b_input, s.allow_mismatch);
-    const double fid = metrics::frechet_distance(a.statistics, b.statistics);
-    json result = {{"fid", fid}, {"a", a.meta}, {"b", b.meta}};
+    const metrics::FrechetTerms terms = metrics::frechet_terms(a.statistics, b.statistics);
+    const double fid = terms.distance();
+    json result = {{"fid", fid},
+                   {"fid_mean_term", terms.mean_term},
+                   {"fid_covariance_term", terms.covariance_term},
+                   {"spread_a", terms.spread1},
+                   {"spread_b", terms.spread2},
+                   {"a", a.meta},
+                   {"b", b.meta}};
     std::printf("FID %.6f\n", fid);
+    std::printf(
+        "  = mean term %.4f + covariance term %.4f; spread (total variance) a %.4f, b %.4f "
+        "(ratio %.4f)\n",
+        terms.mean_term, terms.covariance_term, terms.spread1, terms.spread2,
+        terms.spread1 / terms.spread2);
     if (!a.features.empty() && !b.features.empty()) {
       const size_t d = a.statistics.mean.size();
       const metrics::KidResult kid = metrics::kernel_inception_distance(

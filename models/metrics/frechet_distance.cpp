@@ -45,22 +45,34 @@ double trace_sqrt_product(const Matrix& covariance1, const Matrix& covariance2) 
   return total;
 }
 
-double frechet_distance(const std::vector<double>& mean1, const Matrix& covariance1,
-                        const std::vector<double>& mean2, const Matrix& covariance2) {
+FrechetTerms frechet_terms(const std::vector<double>& mean1, const Matrix& covariance1,
+                           const std::vector<double>& mean2, const Matrix& covariance2) {
   const std::size_t d = mean1.size();
   KITE_CHECK(mean2.size() == d,
              "frechet_distance: means have different lengths, " << d << " and " << mean2.size());
-  double mean_term = 0.0;
+  FrechetTerms terms;
   for (std::size_t i = 0; i < d; ++i) {
     KITE_CHECK(std::isfinite(mean1[i]) && std::isfinite(mean2[i]),
                "frechet_distance: non-finite mean entry at " << i);
     const double diff = mean1[i] - mean2[i];
-    mean_term += diff * diff;
+    terms.mean_term += diff * diff;
   }
   check_covariance(covariance1, d, "covariance1");
   check_covariance(covariance2, d, "covariance2");
-  return mean_term + trace(covariance1) + trace(covariance2) -
-         2.0 * trace_sqrt_product(covariance1, covariance2);
+  terms.spread1 = trace(covariance1);
+  terms.spread2 = trace(covariance2);
+  terms.covariance_term =
+      terms.spread1 + terms.spread2 - 2.0 * trace_sqrt_product(covariance1, covariance2);
+  return terms;
+}
+
+FrechetTerms frechet_terms(const GaussianStatistics& a, const GaussianStatistics& b) {
+  return frechet_terms(a.mean, a.covariance, b.mean, b.covariance);
+}
+
+double frechet_distance(const std::vector<double>& mean1, const Matrix& covariance1,
+                        const std::vector<double>& mean2, const Matrix& covariance2) {
+  return frechet_terms(mean1, covariance1, mean2, covariance2).distance();
 }
 
 double frechet_distance(const GaussianStatistics& a, const GaussianStatistics& b) {

@@ -19,11 +19,26 @@
 
 namespace kite::metrics {
 
+// The distance split into what moved it: how far apart the means are, and how differently the
+// features spread. spread1 / spread2 (the total variances tr S1, tr S2) tell too little
+// diversity (ratio below 1) from too much.
+struct FrechetTerms {
+  double mean_term = 0;        // |mu1 - mu2|^2
+  double covariance_term = 0;  // tr S1 + tr S2 - 2 tr sqrt(S1 S2), >= 0 up to rounding
+  double spread1 = 0, spread2 = 0;
+  double distance() const { return mean_term + covariance_term; }
+};
+
 // Throws kite::Error on mismatched sizes, non-square covariances or non-finite inputs.
 double frechet_distance(const std::vector<double>& mean1, const Matrix& covariance1,
                         const std::vector<double>& mean2, const Matrix& covariance2);
 
 double frechet_distance(const GaussianStatistics& a, const GaussianStatistics& b);
+
+// The same checks and arithmetic as frechet_distance, term by term.
+FrechetTerms frechet_terms(const std::vector<double>& mean1, const Matrix& covariance1,
+                           const std::vector<double>& mean2, const Matrix& covariance2);
+FrechetTerms frechet_terms(const GaussianStatistics& a, const GaussianStatistics& b);
 
 // tr sqrt(S1 S2) for symmetric positive semi-definite S1, S2 (the cross term above).
 double trace_sqrt_product(const Matrix& covariance1, const Matrix& covariance2);

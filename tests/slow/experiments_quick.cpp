@@ -107,6 +107,17 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   EXPECT_TRUE(std::filesystem::exists(out + "/sweep/sweep.md"));
   EXPECT_TRUE(std::filesystem::exists(out + "/sweep/gamma_0.1/posterior.png"));
   EXPECT_TRUE(std::filesystem::exists(out + "/eval/ours/samples.png"));
+  // evaluate splits FID-FMNIST into its mean and covariance terms, and keeps the statistics
+  // of the samples, the test images and the reconstructions.
+  std::ifstream ours_metrics(out + "/eval/ours/metrics.json");
+  const nlohmann::json ours = nlohmann::json::parse(ours_metrics);
+  EXPECT_NEAR(
+      ours["fid_fmnist_mean_term"].get<double>() + ours["fid_fmnist_covariance_term"].get<double>(),
+      ours["fid_fmnist"].get<double>(), 1e-9 * (1 + ours["fid_fmnist"].get<double>()));
+  EXPECT_GT(ours["sample_feature_spread_ratio"].get<double>(), 0.0);
+  EXPECT_GT(ours["reconstruction_feature_spread_ratio"].get<double>(), 0.0);
+  for (const char* file : {"samples", "test", "reconstructions"})
+    EXPECT_TRUE(std::filesystem::exists(out + "/eval/ours/fid_stats_" + file + ".npz")) << file;
   // The knobs reached the binaries, and the table's note says so.
   std::ifstream ae_metrics(out + "/ae/metrics.json");
   const nlohmann::json ae = nlohmann::json::parse(ae_metrics);
@@ -114,7 +125,8 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   EXPECT_EQ(ae["config"]["train"]["lr"].get<double>(), 2e-3);
   EXPECT_EQ(ae["config"]["train"]["lr_schedule"].get<std::string>(), "cosine");
   const std::string note = results["note"];
-  for (const char* part : {"Adam lr 2e-3 (cosine schedule", "--logdet roulette", "autoencoder --latent-noise 0.1"})
+  for (const char* part :
+       {"Adam lr 2e-3 (cosine schedule", "--logdet roulette", "autoencoder --latent-noise 0.1"})
     EXPECT_NE(note.find(part), std::string::npos) << note;
 }
 

@@ -68,6 +68,31 @@ TEST(MetricsFrechet, ClosedFormsFromReferences) {
               4.0 - 2.0 * std::sqrt(3.0), 1e-12);
 }
 
+TEST(MetricsFrechet, TermsSplitTheDistance) {
+  // Equal means: all of the closed form is covariance; tr S1 = 5, tr S2 = 4.
+  const std::vector<double> zero2 = {0.0, 0.0}, shifted = {3.0, -4.0};
+  FrechetTerms t = frechet_terms(zero2, mat2(1, 0, 0, 4), zero2, mat2(2, 1, 1, 2));
+  EXPECT_EQ(t.mean_term, 0.0);
+  EXPECT_NEAR(t.covariance_term, 0.7712204476543416, 1e-12);
+  EXPECT_EQ(t.spread1, 5.0);
+  EXPECT_EQ(t.spread2, 4.0);
+  // Equal covariances: all of it is the squared mean shift, 3^2 + 4^2.
+  t = frechet_terms(shifted, mat2(2, 1, 1, 2), zero2, mat2(2, 1, 1, 2));
+  EXPECT_NEAR(t.mean_term, 25.0, 1e-12);
+  EXPECT_NEAR(t.covariance_term, 0.0, 1e-12);
+  // Both, and the total is frechet_distance's.
+  t = frechet_terms(shifted, mat2(1, 0, 0, 4), zero2, mat2(2, 1, 1, 2));
+  EXPECT_NEAR(t.distance(), 25.7712204476543416, 1e-12);
+  EXPECT_EQ(t.distance(), frechet_distance(shifted, mat2(1, 0, 0, 4), zero2, mat2(2, 1, 1, 2)));
+  // Half the variance on every axis (S1 = I / 2, S2 = I, d = 2): each axis adds
+  // (sqrt(1/2) - 1)^2 = 1/2 + 1 - 2 sqrt(1/2), and the spread ratio is 1/2.
+  Matrix half = Matrix::identity(2);
+  half(0, 0) = half(1, 1) = 0.5;
+  t = frechet_terms(zero2, half, zero2, Matrix::identity(2));
+  EXPECT_NEAR(t.covariance_term, 2.0 * (1.5 - 2.0 * std::sqrt(0.5)), 1e-12);
+  EXPECT_EQ(t.spread1 / t.spread2, 0.5);
+}
+
 TEST(MetricsFrechet, IdentityCovariancesUnitMeanShiftAtInceptionSize) {
   const std::size_t d = 2048;  // the Inception feature size
   const std::vector<double> mu1(d, 0.0), mu2(d, 1.0);
