@@ -15,6 +15,8 @@
 //                                     between --samples generated images (clamped to [0, 1])
 //                                     and the test set; extractor_version names the weights
 //                                     (compare only equal ones)
+//   fid_fmnist_vs_train               the same against as many training images (to tune
+//                                     --temperature on without the test set)
 //   fid_fmnist_mean_term, ...         that distance split: squared distance of the feature
 //   sample_feature_spread_ratio       means + the covariance term; the samples' total feature
 //                                     variance over the test images' (< 1: too little variety;
@@ -239,7 +241,8 @@ int main(int argc, char** argv) {
                  "Also write the first N samples to samples.npy (uint8, for `fid stats`)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--temperature", flags.temperature,
-                 "Scale of the base samples of a --flow or --prior normal (1 = the model's "
+                 "Scale of the noise every model samples from: the flow's or a VAE's N(0, I), "
+                 "the 2-stage VAE's u, a Gaussian's or GMM component's spread (1 = the model's "
                  "density; below 1 trades diversity for typicality)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -308,7 +311,6 @@ int main(int argc, char** argv) {
         auto s = flow->standardizer;
         const DType flow_dtype = s.mean.dtype();
         const double temperature = flags.temperature;
-        e.metrics["temperature"] = temperature;
         e.generate = [f, s, autoencoder, flow_dtype, device, temperature](int64_t n, Generator* g) {
           Tensor z = randn({n, f->config().dim}, flow_dtype, device, g) * temperature;
           return autoencoder->decode(to_dtype(s.inverse(f->inverse(z)), DType::Float32));
@@ -332,17 +334,20 @@ int main(int argc, char** argv) {
             std::make_shared<prior::GaussianMixture>(prior::GaussianMixture::from_tensors(tensors));
         e.metrics["prior"] = "gmm";
         e.metrics["gmm_components"] = gmm->components();
-        e.generate = [gmm, autoencoder, device](int64_t n, Generator* g) {
-          return autoencoder->decode(to_device(gmm->sample(n, g, DType::Float32), device));
+        const double temperature = flags.temperature;
+        e.generate = [gmm, autoencoder, device, temperature](int64_t n, Generator* g) {
+          return autoencoder->decode(
+              to_device(gmm->sample(n, g, DType::Float32, temperature), device));
         };
         e.metrics["latent_nll_per_dim"] = -gmm->mean_log_likelihood(test_codes) / d;
       } else if (flags.prior == "gaussian") {
         auto gaussian =
             std::make_shared<prior::FullGaussian>(prior::FullGaussian::fit(train_codes));
         e.metrics["prior"] = "gaussian";
-        e.generate = [gaussian, autoencoder, device](int64_t n, Generator* g) {
+        const double temperature = flags.temperature;
+        e.generate = [gaussian, autoencoder, device, temperature](int64_t n, Generator* g) {
           return autoencoder->decode(
-              to_device(to_dtype(gaussian->sample(n, g), DType::Float32), device));
+              to_device(to_dtype(gaussian->sample(n, g, temperature), DType::Float32), device));
         };
         e.metrics["latent_nll_per_dim"] = -mean_of(gaussian->log_prob(test_codes)) / d;
       } else if (flags.prior == "normal") {
@@ -350,7 +355,6 @@ int main(int argc, char** argv) {
         auto s = *standardizer;
         e.metrics["prior"] = "normal";
         const double temperature = flags.temperature;
-        e.metrics["temperature"] = temperature;
         e.generate = [s, autoencoder, device, temperature](int64_t n, Generator* g) {
           Tensor z = randn({n, s.mean.size(0)}, DType::Float64, Device::cpu(), g) * temperature;
           return autoencoder->decode(to_device(to_dtype(s.inverse(z), DType::Float32), device));
@@ -364,23 +368,27 @@ int main(int argc, char** argv) {
       e.metrics["gamma"] = model->gamma();
       e.metrics["beta"] = model->config().beta;
       e.reconstruct = [model](const Tensor& x) { return model->reconstruct(x); };
-      e.generate = [model](int64_t n, Generator* g) { return model->sample(n, g); };
+      const double temperature = flags.temperature;
+      e.generate = [model, temperature](int64_t n, Generator* g) {
+        return model->sample(n, g, temperature);
+      };
       e.mig_codes = [model](const Tensor& x) { return model->encode(x).mean; };
     } else if (kind == "two_stage_vae") {
       auto model = apps::load_two_stage_vae(flags.checkpoint, device).model;
       e.metrics["gamma"] = model->stage1->gamma();
       e.metrics["stage2_gamma"] = model->stage2->gamma();
       e.reconstruct = [model](const Tensor& x) { return model->stage1->reconstruct(x); };
-      e.generate = [model](int64_t n, Generator* g) { return model->sample(n, g); };
+      const double temperature = flags.temperature;
+      e.generate = [model, temperature](int64_t n, Generator* g) {
+        return model->sample(n, g, temperature);
+      };
       e.mig_codes = [model](const Tensor& x) { return model->stage1->encode(x).mean; };
     } else {
       KITE_FAIL("evaluate: " << flags.checkpoint << " is a '" << kind
                              << "' checkpoint; expected autoencoder, vae or two_stage_vae");
     }
 
-    KITE_CHECK(flags.temperature == 1.0 || e.metrics.contains("temperature"),
-               "evaluate --temperature: only a --flow or --prior normal samples from a scaled "
-               "base distribution");
+    if (e.generate) e.metrics["temperature"] = flags.temperature;
 
     // FID-FMNIST needs the classifier, 28x28 grey images and a model that samples.
     const bool scores_fid = extractor && e.generate && sets.test->h == 28 && sets.test->c == 1;
@@ -466,6 +474,17 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "evaluate: FID failed: %s (statistics in %s/fid_stats_*.npz)\n",
                        error.what(), flags.out.c_str());
         }
+        // The same distance to as many training images: a score to tune sampling settings
+        // (--temperature) on without looking at the test set.
+        const int64_t train_images = std::min(sets.train->n, sets.test->n);
+        const ClassifierTally train =
+            tally_images(*extractor->model, train_images, flags.batch, device,
+                         from_set(*sets.train), "training features");
+        e.metrics["fid_fmnist_vs_train"] =
+            metrics::frechet_distance(fake.features.statistics(), train.features.statistics());
+        std::printf("FID-FMNIST against %lld training images %.3f (for tuning)\n",
+                    static_cast<long long>(train_images),
+                    e.metrics["fid_fmnist_vs_train"].get<double>());
         e.metrics["fid_samples"] = flags.samples;
         e.metrics["fid_real_images"] = sets.test->n;
         e.metrics["extractor_version"] = extractor->version;

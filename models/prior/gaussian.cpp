@@ -61,9 +61,11 @@ Tensor FullGaussian::log_prob(const Tensor& x_in) const {
   return mahalanobis * -0.5 - 0.5 * log_det_ - 0.5 * d * std::log(2 * M_PI);
 }
 
-Tensor FullGaussian::sample(int64_t n, Generator* generator) const {
+Tensor FullGaussian::sample(int64_t n, Generator* generator, double temperature) const {
   NoGradGuard no_grad;
-  Tensor eps = randn({n, mean.size(0)}, DType::Float64, Device::cpu(), generator);
+  KITE_CHECK(temperature > 0 && std::isfinite(temperature),
+             "FullGaussian::sample: temperature must be positive, got " << temperature);
+  Tensor eps = randn({n, mean.size(0)}, DType::Float64, Device::cpu(), generator) * temperature;
   return to_dtype(matmul(eps, transpose(cholesky_, 0, 1)) + mean, dtype_);
 }
 

@@ -13,8 +13,8 @@ class FullGaussian {
   static FullGaussian fit(const Tensor& codes, double ridge = 1e-6);
   // log density per row, float64 [n].
   Tensor log_prob(const Tensor& x) const;
-  // n samples, in the dtype of the fitted codes.
-  Tensor sample(int64_t n, Generator* generator = nullptr) const;
+  // n samples mean + temperature * L eps, in the dtype of the fitted codes.
+  Tensor sample(int64_t n, Generator* generator = nullptr, double temperature = 1.0) const;
 
   Tensor mean;        // [d] float64
   Tensor covariance;  // [d, d] float64

@@ -309,13 +309,17 @@ double GaussianMixture::mean_log_likelihood(const Tensor& x) const {
   return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
 }
 
-Tensor GaussianMixture::sample(int64_t n, Generator* generator, DType dtype) const {
+Tensor GaussianMixture::sample(int64_t n, Generator* generator, DType dtype,
+                               double temperature) const {
   KITE_CHECK(n >= 0, "GaussianMixture::sample: negative count " << n);
+  KITE_CHECK(temperature > 0 && std::isfinite(temperature),
+             "GaussianMixture::sample: temperature must be positive, got " << temperature);
   Generator& g = generator ? *generator : default_generator();
   const int64_t k = components(), d = dim_;
   std::vector<double> u(n), eps(n * d), out(n * d);
   g.fill_uniform(u.data(), n);
   g.fill_normal(eps.data(), n * d);
+  for (double& e : eps) e *= temperature;
   std::vector<double> cumulative(k);
   std::partial_sum(weights_.begin(), weights_.end(), cumulative.begin());
   for (int64_t i = 0; i < n; ++i) {

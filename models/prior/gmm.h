@@ -47,8 +47,10 @@ class GaussianMixture {
   Tensor log_prob(const Tensor& x) const;
   // Mean log density per row of x (float64 throughout).
   double mean_log_likelihood(const Tensor& x) const;
-  // n samples [n, d] in `dtype`: a component by its weight, then mu + L eps.
-  Tensor sample(int64_t n, Generator* generator = nullptr, DType dtype = DType::Float32) const;
+  // n samples [n, d] in `dtype`: a component by its weight, then mu + temperature * L eps
+  // (temperature scales every component's spread, not the weights; 1 = the fitted density).
+  Tensor sample(int64_t n, Generator* generator = nullptr, DType dtype = DType::Float32,
+                double temperature = 1.0) const;
 
   int64_t components() const { return static_cast<int64_t>(weights_.size()); }
   int64_t dim() const { return dim_; }

@@ -93,10 +93,10 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
     EXPECT_EQ(samples.descr, "|u1");
     EXPECT_EQ(samples.shape, (std::vector<std::size_t>{16, 1, 28, 28}));
   }
-  // --temperature scales a flow's or N(0, I)'s base samples only.
+  // --temperature must be positive (every model samples at one; metrics.json records it).
   EXPECT_EQ(run(app("evaluate") + " --checkpoint " + out + "/ae/last.safetensors --gmm " + out +
-                "/gmm/gmm.safetensors --temperature 0.5 --samples 8 --out " + out + "/eval/bad"),
-            1);
+                "/gmm/gmm.safetensors --temperature 0 --samples 8 --out " + out + "/eval/bad"),
+            2);
   // Rows with an autoencoder prior report an exact latent NLL; ours is the first row.
   EXPECT_TRUE(results["rows"][0]["latent_nll_per_dim"].is_number());
   EXPECT_TRUE(results["rows"][3]["latent_nll_per_dim"].is_number());  // AE + GMM
@@ -115,6 +115,7 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
       ours["fid_fmnist_mean_term"].get<double>() + ours["fid_fmnist_covariance_term"].get<double>(),
       ours["fid_fmnist"].get<double>(), 1e-9 * (1 + ours["fid_fmnist"].get<double>()));
   EXPECT_GT(ours["sample_feature_spread_ratio"].get<double>(), 0.0);
+  EXPECT_EQ(ours["temperature"].get<double>(), 1.0);
   EXPECT_GT(ours["reconstruction_feature_spread_ratio"].get<double>(), 0.0);
   for (const char* file : {"samples", "test", "reconstructions"})
     EXPECT_TRUE(std::filesystem::exists(out + "/eval/ours/fid_stats_" + file + ".npz")) << file;

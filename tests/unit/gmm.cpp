@@ -1,6 +1,7 @@
 // Gaussian mixture by EM: recovers a known mixture, plain EM never lowers the likelihood,
 // the density is normalised and agrees with the full Gaussian for one component, sampling
-// follows the parameters, and the tensors round-trip.
+// follows the parameters (a temperature scales the spread about each mean), and the tensors
+// round-trip.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -126,6 +127,37 @@ TEST(Gmm, SamplesFollowTheParameters) {
   std::vector<double> first = to_double_vector(g.sample(10, &a, DType::Float64));
   EXPECT_EQ(first, to_double_vector(g.sample(10, &b, DType::Float64)));
   EXPECT_NE(first, to_double_vector(g.sample(10, &a, DType::Float64)));
+}
+
+// With the same generator state the same components and noise are drawn, so a sample at
+// temperature T sits T times as far from its component's mean as the one at T = 1.
+TEST(Gmm, TemperatureScalesTheSpreadAboutEachMean) {
+  const GaussianMixture g = reference_mixture();
+  Generator a(3), b(3), c(3);
+  const std::vector<double> plain = to_double_vector(g.sample(200, &a, DType::Float64));
+  const std::vector<double> hot = to_double_vector(g.sample(200, &b, DType::Float64, 2.0));
+  EXPECT_EQ(plain, to_double_vector(g.sample(200, &c, DType::Float64, 1.0)));
+  for (size_t i = 0; i < plain.size(); i += 2) {
+    // hot = mu + 2 (plain - mu) for the sample's component: hot - 2 plain = -mu.
+    double nearest = 1e300;
+    for (int64_t k = 0; k < g.components(); ++k)
+      nearest = std::min(nearest, std::hypot(hot[i] - 2 * plain[i] + g.means()[2 * k],
+                                             hot[i + 1] - 2 * plain[i + 1] + g.means()[2 * k + 1]));
+    EXPECT_LT(nearest, 1e-12) << "sample " << i / 2;
+  }
+  EXPECT_THROW(g.sample(2, &a, DType::Float64, 0.0), Error);
+}
+
+TEST(Gmm, FullGaussianTemperatureScalesTheSpread) {
+  manual_seed(4);
+  const FullGaussian full = FullGaussian::fit(randn({300, 3}, DType::Float64) + 5.0);
+  Generator a(9), b(9);
+  const std::vector<double> mean = to_double_vector(full.mean);
+  const std::vector<double> plain = to_double_vector(full.sample(50, &a));
+  const std::vector<double> cold = to_double_vector(full.sample(50, &b, 0.5));
+  for (size_t i = 0; i < plain.size(); ++i)
+    EXPECT_NEAR(cold[i] - mean[i % 3], 0.5 * (plain[i] - mean[i % 3]), 1e-12);
+  EXPECT_THROW(full.sample(2, &a, -1.0), Error);
 }
 
 TEST(Gmm, TensorsRoundTripAndErrors) {
