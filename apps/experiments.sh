@@ -12,8 +12,10 @@
 # (uniform noise). A separate run on synthetic shapes gives MIG (AE codes z, flow output z',
 # VAE means), and a gamma sweep gives the paper's Fig. 3 (reconstruction, KL and a picture of
 # the aggregate posterior per gamma) and tunes gamma: the swept VAE (gamma > 0) with the lowest
-# FID-FMNIST sets the "tuned gamma" rows (sweep/sweep_fid.md). FLOW_TEMPERATURE=T adds a row
-# for ours sampled at base temperature T.
+# FID-FMNIST sets the "tuned gamma" rows (sweep/sweep_fid.md). TEMPERATURES="1 1.2 1.5" samples
+# every model at each temperature (the scale of its noise) and keeps, per model, the one whose
+# samples are nearest the training images (FID-FMNIST against training images, never the test
+# set; eval/temperatures.md lists them all).
 #
 #   apps/experiments.sh --quick            # smoke test: tiny subsets and models, minutes on 2 cores
 #   apps/experiments.sh                    # the full comparison (see apps/README.md for its time)
@@ -34,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --quick) quick=1; shift ;;
     --device) device_flags=(--device "$2"); shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "experiments.sh: unknown flag $1 (use --quick, --device D, --out DIR)" >&2; exit 2 ;;
   esac
 done
@@ -63,7 +65,7 @@ fi
 : "${TUNED_GAMMA:=auto}"  # auto: the sweep's gamma (> 0) with the lowest FID-FMNIST; or a number
 : "${BETA:=4}"
 : "${CLASSIFIER:=}"        # reuse trained classifier weights instead of training them here
-: "${FLOW_TEMPERATURE:=1}"  # != 1: an extra row, ours sampled at this base temperature
+: "${TEMPERATURES:=1}"  # sampling temperatures tried for every model, picked on training images
 # FID-Inception (the standard scale): INCEPTION_SAMPLES samples per model (0 = skip the column)
 # against the test set's Inception statistics, computed here or reused from
 # INCEPTION_TEST_STATS (`fid stats fashion-mnist:test -o FILE`). Needs the converted weights
@@ -122,6 +124,43 @@ evaluate() {
   "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${save_samples[@]}" \
     "${device_flags[@]}" "$@"
 }
+json_number() { sed -n "s/^ *\"$2\": \([-0-9.eE+]*\),*\$/\1/p" "$1" | head -n 1; }
+two_decimals() { if [[ -n "$1" ]]; then awk -v f="$1" 'BEGIN { printf "%.2f", f }'; else echo n/a; fi; }
+# evaluate_row NAME ARGS...: the model of a table row into $OUT/eval/NAME, sampled at each of
+# TEMPERATURES (into $OUT/eval/temperatures/NAME/T<t>) and kept at the temperature whose samples
+# are nearest the training images; then its FID-Inception.
+read -r -a temperatures <<< "$TEMPERATURES"
+[[ ${#temperatures[@]} -gt 0 ]] || { echo "experiments.sh: TEMPERATURES is empty" >&2; exit 2; }
+if [[ ${#temperatures[@]} -gt 1 ]]; then
+  mkdir -p "$OUT/eval"
+  {
+    echo "| model | temperature | FID-FMNIST vs training images (picks) | FID-FMNIST vs test |"
+    echo "|---|---|---|---|"
+  } > "$OUT/eval/temperatures.md"
+fi
+evaluate_row() {
+  local name=$1; shift
+  if [[ ${#temperatures[@]} == 1 ]]; then
+    evaluate "$@" --temperature "${temperatures[0]}" --name "$name" --out "$OUT/eval/$name"
+  else
+    local best="" best_fid="" T dir fid
+    for T in "${temperatures[@]}"; do
+      dir="$OUT/eval/temperatures/$name/T$T"
+      evaluate "$@" --temperature "$T" --name "$name" --out "$dir"
+      fid=$(json_number "$dir/metrics.json" fid_fmnist_vs_train)
+      echo "| $name | $T | $(two_decimals "$fid") | $(two_decimals "$(json_number "$dir/metrics.json" fid_fmnist)") |" \
+        >> "$OUT/eval/temperatures.md"
+      if [[ -n "$fid" ]] && { [[ -z "$best_fid" ]] || awk -v a="$fid" -v b="$best_fid" 'BEGIN { exit !(a < b) }'; }; then
+        best=$T; best_fid=$fid
+      fi
+    done
+    [[ -n "$best" ]] || { echo "experiments.sh: $name: no temperature gave an FID" >&2; exit 1; }
+    echo "$name: temperature $best (FID-FMNIST against training images $best_fid)"
+    rm -rf "$OUT/eval/$name"
+    cp -r "$OUT/eval/temperatures/$name/T$best" "$OUT/eval/$name"
+  fi
+  inception_fid "$OUT/eval/$name"
+}
 # inception_fid DIR: FID-Inception of DIR/samples.npy (written by evaluate) into DIR/inception.json,
 # which experiments_table finds next to DIR/metrics.json.
 inception_fid() {
@@ -159,25 +198,14 @@ timed gmm "$bin/fit_gmm" --codes "$OUT/ae/codes.safetensors" --out "$OUT/gmm" --
 
 ae_eval=(--checkpoint "$OUT/ae/last.safetensors" --codes "$OUT/ae/codes.safetensors")
 step "evaluate: ours, AE + GMM, AE + Gaussian"
-evaluate "${ae_eval[@]}" --flow "$OUT/flow/best.safetensors" --name ours --out "$OUT/eval/ours"
-inception_fid "$OUT/eval/ours"
-temperature_row=()
-if [[ "$FLOW_TEMPERATURE" != 1 ]]; then
-  evaluate "${ae_eval[@]}" --flow "$OUT/flow/best.safetensors" --temperature "$FLOW_TEMPERATURE" \
-    --name ours_temperature --out "$OUT/eval/ours_temperature"
-  inception_fid "$OUT/eval/ours_temperature"
-  temperature_row=(--row "ours, sampled at temperature $FLOW_TEMPERATURE;$OUT/eval/ours_temperature/metrics.json;;$OUT/eval/shapes_ae/metrics.json;mig_flow")
-fi
-evaluate "${ae_eval[@]}" --gmm "$OUT/gmm/gmm.safetensors" --name ae_gmm --out "$OUT/eval/ae_gmm"
-inception_fid "$OUT/eval/ae_gmm"
-evaluate "${ae_eval[@]}" --prior gaussian --name ae_gaussian --out "$OUT/eval/ae_gaussian"
-inception_fid "$OUT/eval/ae_gaussian"
+evaluate_row ours "${ae_eval[@]}" --flow "$OUT/flow/best.safetensors"
+evaluate_row ae_gmm "${ae_eval[@]}" --gmm "$OUT/gmm/gmm.safetensors"
+evaluate_row ae_gaussian "${ae_eval[@]}" --prior gaussian
 
 # 3. The paper's Fig. 3: a sweep over gamma. Its models also tune gamma for the VAE rows: each
 #    is sampled and scored by FID-FMNIST, and TUNED_GAMMA=auto takes the best gamma > 0.
 step "gamma sweep ($SWEEP)"
 "$bin/train_vae" --gamma-sweep "$SWEEP" --out "$OUT/sweep" --overwrite "${data[@]}" "${arch[@]}" --steps "$SWEEP_STEPS" "${device_flags[@]}"
-json_number() { sed -n "s/^ *\"$2\": \([-0-9.eE+]*\),*\$/\1/p" "$1" | head -n 1; }
 {
   echo "| gamma | FID-FMNIST ($SAMPLES samples, $SWEEP_STEPS steps) |"
   echo "|---|---|"
@@ -187,7 +215,7 @@ for g in $(for dir in "$OUT"/sweep/gamma_*/; do dir=${dir%/}; echo "${dir##*/gam
   "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${device_flags[@]}" \
     --checkpoint "$OUT/sweep/gamma_$g/last.safetensors" --out "$OUT/eval/sweep_gamma_$g"
   fid=$(json_number "$OUT/eval/sweep_gamma_$g/metrics.json" fid_fmnist)
-  echo "| $g | $( [[ -n "$fid" ]] && awk -v f="$fid" 'BEGIN { printf "%.2f", f }' || echo n/a) |" \
+  echo "| $g | $(two_decimals "$fid") |" \
     >> "$OUT/sweep/sweep_fid.md"
   if [[ -n "$fid" ]] && awk -v g="$g" 'BEGIN { exit !(g > 0) }' &&
      { [[ -z "$best_fid" ]] || awk -v a="$fid" -v b="$best_fid" 'BEGIN { exit !(a < b) }'; }; then
@@ -205,8 +233,7 @@ vae() {
   local name=$1; shift
   step "VAE: $name"
   timed "$name" "$bin/train_vae" --out "$OUT/$name" --overwrite "${data[@]}" "${arch[@]}" "${budget[@]}" "${device_flags[@]}" "$@"
-  evaluate --checkpoint "$OUT/$name/last.safetensors" --name "$name" --out "$OUT/eval/$name"
-  inception_fid "$OUT/eval/$name"
+  evaluate_row "$name" --checkpoint "$OUT/$name/last.safetensors"
 }
 vae vae_gamma_0.5 --gamma 0.5
 vae vae_tuned --gamma "$TUNED_GAMMA"
@@ -215,8 +242,7 @@ vae vae_learnt_gamma --learn-gamma
 step "2-stage VAE: stage 2"
 timed two_stage "$bin/train_two_stage" --stage1 "$OUT/vae_learnt_gamma/last.safetensors" --out "$OUT/two_stage" --overwrite \
   --epochs "$STAGE2_EPOCHS" --hidden "$STAGE2_HIDDEN" "${device_flags[@]}"
-evaluate --checkpoint "$OUT/two_stage/last.safetensors" --name two_stage --out "$OUT/eval/two_stage"
-inception_fid "$OUT/eval/two_stage"
+evaluate_row two_stage --checkpoint "$OUT/two_stage/last.safetensors"
 
 # 5. MIG on synthetic shapes (separate models, same recipe).
 step "shapes: autoencoder + flow, VAE, beta-VAE (MIG)"
@@ -241,10 +267,9 @@ done
 # 6. The table.
 step "results"
 e="$OUT/eval"
-note="Budget: stage-1 models ${budget[*]} at batch $BATCH and Adam lr $STAGE1_LR ($STAGE1_SCHEDULE schedule; train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks${FLOW_FLAGS:+ ($FLOW_FLAGS)};${AE_FLAGS:+ autoencoder $AE_FLAGS;} stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model; MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
+note="Budget: stage-1 models ${budget[*]} at batch $BATCH and Adam lr $STAGE1_LR ($STAGE1_SCHEDULE schedule; train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks${FLOW_FLAGS:+ ($FLOW_FLAGS)};${AE_FLAGS:+ autoencoder $AE_FLAGS;} stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model at the temperature picked from ($TEMPERATURES); MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
 "$bin/experiments_table" --out "$OUT/results" --reference "$e/reference/metrics.json" --note "$note" \
   --row "decoupled AE + i-ResNet (ours);$e/ours/metrics.json;$(sum_times ae encode flow);$e/shapes_ae/metrics.json;mig_flow" \
-  "${temperature_row[@]}" \
   --row "AE codes z (ours, before the flow);$e/ours/metrics.json;;$e/shapes_ae/metrics.json;mig" \
   --row "AE + GMM ($GMM_COMPONENTS components);$e/ae_gmm/metrics.json;$(sum_times ae encode gmm);$e/shapes_ae/metrics.json;mig" \
   --row "AE + full Gaussian;$e/ae_gaussian/metrics.json;$(sum_times ae encode);$e/shapes_ae/metrics.json;mig" \
