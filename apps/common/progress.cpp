@@ -55,10 +55,12 @@ void ProgressBar::update(int64_t n, const std::string& postfix) {
 void ProgressBar::finish() {
   if (finished_) return;
   finished_ = true;
+  if (!interactive_ && last_drawn_count_ == count_) return;  // no repeated line in a log
   draw(true);
 }
 
 void ProgressBar::draw(bool final) {
+  last_drawn_count_ = count_;
   const double elapsed = elapsed_seconds();
   const double rate = elapsed > 0 ? count_ / elapsed : 0.0;
   const double eta = rate > 0 && total_ > count_ ? (total_ - count_) / rate : 0.0;

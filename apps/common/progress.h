@@ -27,6 +27,7 @@ class ProgressBar {
   bool interactive_;
   bool finished_ = false;
   int last_percent_printed_ = -1;
+  int64_t last_drawn_count_ = -1;  // a log's last line already shows the final count
 };
 
 std::string format_duration(double seconds);  // "01:23" or "1:02:03"
