@@ -282,6 +282,7 @@ int main(int argc, char** argv) {
 
     Evaluation e;
     e.metrics["kind"] = kind;
+    const double temperature = flags.temperature;  // every sampler below scales its noise by it
     e.metrics["checkpoint"] = flags.checkpoint;
     std::shared_ptr<ae::Autoencoder> autoencoder;
     std::optional<apps::LoadedFlow> flow;
@@ -310,7 +311,6 @@ int main(int argc, char** argv) {
         auto f = flow->model;
         auto s = flow->standardizer;
         const DType flow_dtype = s.mean.dtype();
-        const double temperature = flags.temperature;
         e.generate = [f, s, autoencoder, flow_dtype, device, temperature](int64_t n, Generator* g) {
           Tensor z = randn({n, f->config().dim}, flow_dtype, device, g) * temperature;
           return autoencoder->decode(to_dtype(s.inverse(f->inverse(z)), DType::Float32));
@@ -334,7 +334,6 @@ int main(int argc, char** argv) {
             std::make_shared<prior::GaussianMixture>(prior::GaussianMixture::from_tensors(tensors));
         e.metrics["prior"] = "gmm";
         e.metrics["gmm_components"] = gmm->components();
-        const double temperature = flags.temperature;
         e.generate = [gmm, autoencoder, device, temperature](int64_t n, Generator* g) {
           return autoencoder->decode(
               to_device(gmm->sample(n, g, DType::Float32, temperature), device));
@@ -344,7 +343,6 @@ int main(int argc, char** argv) {
         auto gaussian =
             std::make_shared<prior::FullGaussian>(prior::FullGaussian::fit(train_codes));
         e.metrics["prior"] = "gaussian";
-        const double temperature = flags.temperature;
         e.generate = [gaussian, autoencoder, device, temperature](int64_t n, Generator* g) {
           return autoencoder->decode(
               to_device(to_dtype(gaussian->sample(n, g, temperature), DType::Float32), device));
@@ -354,7 +352,6 @@ int main(int argc, char** argv) {
         standardizer = prior::Standardizer::fit(to_dtype(train_codes, DType::Float64));
         auto s = *standardizer;
         e.metrics["prior"] = "normal";
-        const double temperature = flags.temperature;
         e.generate = [s, autoencoder, device, temperature](int64_t n, Generator* g) {
           Tensor z = randn({n, s.mean.size(0)}, DType::Float64, Device::cpu(), g) * temperature;
           return autoencoder->decode(to_device(to_dtype(s.inverse(z), DType::Float32), device));
@@ -368,7 +365,6 @@ int main(int argc, char** argv) {
       e.metrics["gamma"] = model->gamma();
       e.metrics["beta"] = model->config().beta;
       e.reconstruct = [model](const Tensor& x) { return model->reconstruct(x); };
-      const double temperature = flags.temperature;
       e.generate = [model, temperature](int64_t n, Generator* g) {
         return model->sample(n, g, temperature);
       };
@@ -378,7 +374,6 @@ int main(int argc, char** argv) {
       e.metrics["gamma"] = model->stage1->gamma();
       e.metrics["stage2_gamma"] = model->stage2->gamma();
       e.reconstruct = [model](const Tensor& x) { return model->stage1->reconstruct(x); };
-      const double temperature = flags.temperature;
       e.generate = [model, temperature](int64_t n, Generator* g) {
         return model->sample(n, g, temperature);
       };
@@ -388,7 +383,7 @@ int main(int argc, char** argv) {
                              << "' checkpoint; expected autoencoder, vae or two_stage_vae");
     }
 
-    if (e.generate) e.metrics["temperature"] = flags.temperature;
+    if (e.generate) e.metrics["temperature"] = temperature;
 
     // FID-FMNIST needs the classifier, 28x28 grey images and a model that samples.
     const bool scores_fid = extractor && e.generate && sets.test->h == 28 && sets.test->c == 1;
@@ -467,6 +462,17 @@ int main(int argc, char** argv) {
               "FID-FMNIST = mean term %.3f + covariance term %.3f; the samples' features "
               "spread %.3f times as much as the test images' (total variance)\n",
               terms.mean_term, terms.covariance_term, terms.spread1 / terms.spread2);
+          // The same distance to as many training images: a score to tune sampling settings
+          // (--temperature) on without looking at the test set.
+          const int64_t train_images = std::min(sets.train->n, sets.test->n);
+          const ClassifierTally train =
+              tally_images(*extractor->model, train_images, flags.batch, device,
+                           from_set(*sets.train), "training features");
+          e.metrics["fid_fmnist_vs_train"] =
+              metrics::frechet_distance(fake.features.statistics(), train.features.statistics());
+          std::printf("FID-FMNIST against %lld training images %.3f (for tuning)\n",
+                      static_cast<long long>(train_images),
+                      e.metrics["fid_fmnist_vs_train"].get<double>());
         } catch (const Error& error) {
           // Reported, not hidden: the row shows n/a and the statistics files reproduce it.
           e.metrics["fid_fmnist"] = nullptr;
@@ -474,17 +480,6 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "evaluate: FID failed: %s (statistics in %s/fid_stats_*.npz)\n",
                        error.what(), flags.out.c_str());
         }
-        // The same distance to as many training images: a score to tune sampling settings
-        // (--temperature) on without looking at the test set.
-        const int64_t train_images = std::min(sets.train->n, sets.test->n);
-        const ClassifierTally train =
-            tally_images(*extractor->model, train_images, flags.batch, device,
-                         from_set(*sets.train), "training features");
-        e.metrics["fid_fmnist_vs_train"] =
-            metrics::frechet_distance(fake.features.statistics(), train.features.statistics());
-        std::printf("FID-FMNIST against %lld training images %.3f (for tuning)\n",
-                    static_cast<long long>(train_images),
-                    e.metrics["fid_fmnist_vs_train"].get<double>());
         e.metrics["fid_samples"] = flags.samples;
         e.metrics["fid_real_images"] = sets.test->n;
         e.metrics["extractor_version"] = extractor->version;
