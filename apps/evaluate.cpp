@@ -61,6 +61,7 @@
 #include "models/metrics/mig.h"
 #include "models/metrics/npy_format.h"
 #include "models/metrics/statistics_file.h"
+#include "models/nn/precise_batchnorm.h"
 #include "models/prior/gaussian.h"
 #include "models/prior/gmm.h"
 #include "models/prior/standardizer.h"
@@ -73,7 +74,7 @@ using namespace kite;
 struct Flags {
   std::string checkpoint, flow, gmm, prior, codes, classifier, out = "runs/eval", name;
   std::string device = "cpu";
-  int64_t samples = 10000, batch = 500, mig_samples = 10000, save_samples = 0;
+  int64_t samples = 10000, batch = 500, mig_samples = 10000, save_samples = 0, precise_bn = 0;
   double temperature = 1.0;
   uint64_t seed = 0;
   int threads = 0;
@@ -131,6 +132,20 @@ ClassifierTally tally_images(classifier::FmnistClassifier& extractor, int64_t co
 
 std::function<Tensor(int64_t, int64_t)> from_set(const data::ImageSet& set) {
   return [&set](int64_t first, int64_t n) { return data::images_to_tensor(set, first, n); };
+}
+
+// Recomputes the model's BatchNorm statistics over the first `batches` training batches of
+// `batch` images (nn::recompute_batch_norm_statistics), each sent through `run`.
+void precise_batch_norm(nn::Module& model, const data::ImageSet& train, int64_t batches,
+                        int64_t batch, Device device,
+                        const std::function<void(const Tensor&)>& run) {
+  batches = std::min(batches, train.n / batch);
+  KITE_CHECK(batches > 0, "evaluate: --precise-bn needs at least " << batch << " training images");
+  const int layers = nn::recompute_batch_norm_statistics(model, batches, [&](int64_t i) {
+    run(to_device(data::images_to_tensor(train, i * batch, batch), device));
+  });
+  std::printf("precise BatchNorm: %d layers, statistics of %lld training batches of %lld\n", layers,
+              static_cast<long long>(batches), static_cast<long long>(batch));
 }
 
 struct Evaluation {
@@ -256,6 +271,10 @@ int main(int argc, char** argv) {
   app.add_option("--batch", flags.batch, "Images per pass")->capture_default_str();
   app.add_option("--seed", flags.seed, "Seed of the samples")->capture_default_str();
   app.add_option("--threads", flags.threads, "CPU threads (0: OpenMP's default)");
+  app.add_option("--precise-bn", flags.precise_bn,
+                 "Recompute BatchNorm statistics over this many training batches of 64 first "
+                 "(autoencoders and VAEs; 0: use the checkpoint's)")
+      ->check(CLI::NonNegativeNumber);
   apps::add_device_flag(app, flags.device);
   apps::add_dataset_flags(app, flags.dataset);
 
@@ -289,6 +308,9 @@ int main(int argc, char** argv) {
     std::optional<prior::Standardizer> standardizer;
     if (kind == "autoencoder") {
       autoencoder = apps::load_autoencoder(flags.checkpoint, device).model;
+      if (flags.precise_bn > 0)
+        precise_batch_norm(*autoencoder, *sets.train, flags.precise_bn, 64, device,
+                           [&](const Tensor& x) { autoencoder->forward(x); });
       e.reconstruct = [autoencoder](const Tensor& x) { return autoencoder->forward(x); };
       e.mig_codes = [autoencoder](const Tensor& x) { return autoencoder->encode(x); };
       const int used = !flags.flow.empty() + !flags.gmm.empty() + !flags.prior.empty();
@@ -312,11 +334,11 @@ int main(int argc, char** argv) {
         auto s = flow->standardizer;
         const DType flow_dtype = s.mean.dtype();
         e.generate = [f, s, autoencoder, flow_dtype, device, temperature](int64_t n, Generator* g) {
-          Tensor z = randn({n, f->config().dim}, flow_dtype, device, g) * temperature;
-          return autoencoder->decode(to_dtype(s.inverse(f->inverse(z)), DType::Float32));
+          return autoencoder->decode(
+              to_dtype(s.inverse(f->sample(n, g, temperature)), DType::Float32));
         };
         e.mig_codes_flow = [f, s, autoencoder, flow_dtype](const Tensor& x) {
-          return to_dtype(f->forward(s.forward(to_dtype(autoencoder->encode(x), flow_dtype))).z,
+          return to_dtype(f->transform(s.forward(to_dtype(autoencoder->encode(x), flow_dtype))),
                           DType::Float32);
         };
         Tensor test_s = s.forward(to_device(to_dtype(test_codes, flow_dtype), device));
@@ -362,6 +384,11 @@ int main(int argc, char** argv) {
       }
     } else if (kind == "vae") {
       auto model = apps::load_vae(flags.checkpoint, device).model;
+      if (flags.precise_bn > 0) {
+        Generator noise(flags.seed + 7);
+        precise_batch_norm(*model, *sets.train, flags.precise_bn, 64, device,
+                           [&](const Tensor& x) { model->loss(x, &noise); });
+      }
       e.metrics["gamma"] = model->gamma();
       e.metrics["beta"] = model->config().beta;
       e.reconstruct = [model](const Tensor& x) { return model->reconstruct(x); };

@@ -156,10 +156,8 @@ class GeneratedSource final : public ImageSource {
   int64_t count() const override { return options_.count; }
   Tensor batch(int64_t, int64_t n) override {  // called with consecutive ranges
     NoGradGuard no_grad;
-    Tensor z = randn({n, flow_.model->config().dim}, flow_.standardizer.mean.dtype(),
-                     options_.device, &generator_) *
-               options_.temperature;
-    Tensor codes = flow_.standardizer.inverse(flow_.model->inverse(z, {}, nullptr));
+    Tensor codes =
+        flow_.standardizer.inverse(flow_.model->sample(n, &generator_, options_.temperature));
     return clamp(to_dtype(ae_.model->decode(to_dtype(codes, DType::Float32)), DType::Float32), 0.0,
                  1.0);
   }

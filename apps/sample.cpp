@@ -2,7 +2,8 @@
 // code standardisation -> decode with the stage-1 autoencoder.
 //
 //   sample --ae runs/ae/last.safetensors --flow runs/flow/best.safetensors --out samples.png
-//   sample ... --count 10000 --format folder --out runs/samples     (individual PNGs, for FID tools)
+//   sample ... --count 10000 --format folder --out runs/samples     (individual PNGs, for FID
+//   tools)
 //
 // --prior gaussian|normal replace the flow with a full Gaussian fitted to the same codes
 // (stored nowhere: fitted from --codes) or with N(0, I) on the standardised codes.
@@ -30,12 +31,14 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--ae", ae_path, "A train_ae checkpoint")->capture_default_str();
   app.add_option("--flow", flow_path, "A train_flow checkpoint")->capture_default_str();
-  app.add_option("--out", out, "Output PNG grid, or folder with --format folder (default: samples.png)");
+  app.add_option("--out", out,
+                 "Output PNG grid, or folder with --format folder (default: samples.png)");
   app.add_option("--format", format, "png (one grid) or folder (one PNG per sample)")
       ->check(CLI::IsMember({"png", "folder"}));
   app.add_option("--count", count, "Number of samples")->check(CLI::PositiveNumber);
   app.add_option("--columns", columns, "Grid columns")->check(CLI::PositiveNumber);
-  app.add_option("--temperature", temperature, "Scale of the base samples (1 = the model's density)");
+  app.add_option("--temperature", temperature,
+                 "Scale of the base samples (1 = the model's density)");
   app.add_option("--seed", seed, "Random seed");
   app.add_option("--batch", batch, "Samples per decoding pass")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)");
@@ -48,7 +51,8 @@ int main(int argc, char** argv) {
     apps::LoadedFlow flow = apps::load_flow(flow_path, device);
     const auto& ae_config = ae.model->config();
     KITE_CHECK(flow.model->config().dim == ae_config.latent_dim,
-               "sample: the flow models " << flow.model->config().dim << "-d codes but the autoencoder's are "
+               "sample: the flow models " << flow.model->config().dim
+                                          << "-d codes but the autoencoder's are "
                                           << ae_config.latent_dim << "-d");
     if (out.empty()) out = format == "png" ? "samples.png" : "samples";
     Generator generator(seed);
@@ -59,11 +63,12 @@ int main(int argc, char** argv) {
     apps::ProgressBar bar("sampling", count, "img");
     for (int64_t done = 0; done < count; done += batch) {
       const int64_t n = std::min(batch, count - done);
-      Tensor z = randn({n, flow.model->config().dim}, flow.standardizer.mean.dtype(), device, &generator) * temperature;
-      Tensor codes = flow.standardizer.inverse(flow.model->inverse(z, {}, &stats));
-      Tensor x = contiguous(to_dtype(to_device(clamp(ae.model->decode(to_dtype(codes, DType::Float32)), 0.0, 1.0),
-                                               Device::cpu()),
-                                     DType::Float32));
+      Tensor codes =
+          flow.standardizer.inverse(flow.model->sample(n, &generator, temperature, {}, &stats));
+      Tensor x = contiguous(
+          to_dtype(to_device(clamp(ae.model->decode(to_dtype(codes, DType::Float32)), 0.0, 1.0),
+                             Device::cpu()),
+                   DType::Float32));
       images.insert(images.end(), x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
       bar.update(n);
     }

@@ -18,7 +18,8 @@ nlohmann::json flow_config_to_json(const flow::IResNetConfig& c) {
           {"coeff", c.coeff},
           {"power_iterations", c.power_iterations},
           {"activation", c.activation == flow::Activation::ELU ? "elu" : "lipswish"},
-          {"actnorm", c.actnorm}};
+          {"actnorm", c.actnorm},
+          {"base_components", c.base_components}};
 }
 
 flow::IResNetConfig flow_config_from_json(const nlohmann::json& j) {
@@ -31,6 +32,7 @@ flow::IResNetConfig flow_config_from_json(const nlohmann::json& j) {
     c.power_iterations = j.at("power_iterations").get<int>();
     c.activation = parse_activation(j.at("activation").get<std::string>());
     c.actnorm = j.at("actnorm").get<bool>();
+    c.base_components = j.value("base_components", int64_t{0});  // absent before session 7: N(0, I)
     return c;
   } catch (const nlohmann::json::exception& e) {
     KITE_FAIL("flow configuration: " << e.what());

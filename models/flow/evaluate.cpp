@@ -19,13 +19,12 @@ double nll_per_dim(IResNet& flow, const Tensor& codes, int64_t batch_size) {
 }
 
 InverseStats check_inverse_on_samples(IResNet& flow, int64_t n, double temperature,
-                                      const InverseOptions& options, Generator* generator,
-                                      DType dtype, Device device) {
+                                      const InverseOptions& options, Generator* generator) {
   NoGradGuard no_grad;
   InverseStats stats;
-  Tensor z = randn({n, flow.config().dim}, dtype, device, generator) * temperature;
+  Tensor z = flow.sample_base(n, generator, temperature);
   Tensor x = flow.inverse(z, options, &stats);
-  stats.max_residual = amax(abs(flow.forward(x).z - z)).item<double>();
+  stats.max_residual = amax(abs(flow.transform(x) - z)).item<double>();
   return stats;
 }
 

@@ -9,10 +9,9 @@ namespace kite::flow {
 // Mean exact NLL in nats per dimension of `codes` ([n, d], already standardised).
 double nll_per_dim(IResNet& flow, const Tensor& codes, int64_t batch_size = 1000);
 
-// Draws n base samples z ~ N(0, I) (scaled by temperature), inverts them, and reports the
-// iterations and the largest residual |f(x) - z| of the round trip.
+// Draws n samples z from the flow's base (at the given temperature), inverts them, and
+// reports the iterations and the largest residual |f(x) - z| of the round trip.
 InverseStats check_inverse_on_samples(IResNet& flow, int64_t n, double temperature,
-                                      const InverseOptions& options, Generator* generator,
-                                      DType dtype, Device device);
+                                      const InverseOptions& options, Generator* generator);
 
 }  // namespace kite::flow

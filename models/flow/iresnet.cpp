@@ -16,6 +16,8 @@ Tensor standard_normal_log_prob(const Tensor& z) {
 IResNet::IResNet(const IResNetConfig& config, DType dtype, Generator* generator) : config_(config) {
   KITE_CHECK(config.dim > 0 && config.blocks > 0 && config.hidden > 0,
              "IResNet: dim, blocks and hidden must be positive");
+  KITE_CHECK(config.base_components >= 0,
+             "IResNet: base_components must be >= 0, got " << config.base_components);
   BlockConfig block{config.dim, config.hidden, config.coeff, config.power_iterations,
                     config.activation};
   for (int i = 0; i < config.blocks; ++i) {
@@ -25,6 +27,9 @@ IResNet::IResNet(const IResNetConfig& config, DType dtype, Generator* generator)
     blocks_.push_back(register_module("block" + std::to_string(i),
                                       std::make_shared<IResBlock>(block, dtype, generator)));
   }
+  if (config.base_components > 0)
+    mixture_base_ = register_module(
+        "base", std::make_shared<MixtureBase>(config.base_components, config.dim, dtype));
 }
 
 FlowOutput IResNet::forward(const Tensor& x, const LogdetOptions& options) {
@@ -43,6 +48,17 @@ FlowOutput IResNet::forward(const Tensor& x, const LogdetOptions& options) {
   return {h, total};
 }
 
+Tensor IResNet::transform(const Tensor& x) {
+  KITE_CHECK(x.dim() == 2 && x.size(1) == config_.dim,
+             "IResNet: expected codes [batch, " << config_.dim << "], got " << describe(x));
+  Tensor h = x;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    if (config_.actnorm) h = actnorms_[i]->forward(h, nullptr);
+    h = blocks_[i]->forward(h, nullptr);
+  }
+  return h;
+}
+
 Tensor IResNet::inverse(const Tensor& z, const InverseOptions& options, InverseStats* stats) {
   NoGradGuard no_grad;
   Tensor h = z;
@@ -55,7 +71,24 @@ Tensor IResNet::inverse(const Tensor& z, const InverseOptions& options, InverseS
 
 Tensor IResNet::log_prob(const Tensor& x, const LogdetOptions& options) {
   FlowOutput out = forward(x, options);
-  return standard_normal_log_prob(out.z) + out.logdet;
+  return base_log_prob(out.z) + out.logdet;
+}
+
+Tensor IResNet::base_log_prob(const Tensor& z) {
+  return mixture_base_ ? mixture_base_->log_prob(z) : standard_normal_log_prob(z);
+}
+
+Tensor IResNet::sample_base(int64_t n, Generator* generator, double temperature) {
+  KITE_CHECK(temperature > 0 && std::isfinite(temperature),
+             "IResNet: sampling temperature must be positive, got " << temperature);
+  if (mixture_base_) return mixture_base_->sample(n, generator, temperature);
+  const Tensor reference = blocks_.front()->parameters().front();
+  return randn({n, config_.dim}, reference.dtype(), reference.device(), generator) * temperature;
+}
+
+Tensor IResNet::sample(int64_t n, Generator* generator, double temperature,
+                       const InverseOptions& options, InverseStats* stats) {
+  return inverse(sample_base(n, generator, temperature), options, stats);
 }
 
 Tensor IResNet::nll_per_dim(const Tensor& x, const LogdetOptions& options) {

@@ -1,7 +1,9 @@
 // The i-ResNet flow of stage 2: blocks of ActNorm followed by an invertible residual block,
 // mapping standardised latent codes x to z with exact (or estimated) log-determinants.
-//   log p(x) = log N(z; 0, I) + sum_blocks log|det|
-// Sampling: z ~ N(0, I), then invert block by block (fixed point, then ActNorm inverse).
+//   log p(x) = log p_base(z) + sum_blocks log|det|
+// The base is N(0, I) (the paper's), or with base_components = K > 0 a learnable K-component
+// Gaussian mixture (mixture_base.h).
+// Sampling: z ~ base, then invert block by block (fixed point, then ActNorm inverse).
 #pragma once
 
 #include <memory>
@@ -9,6 +11,7 @@
 
 #include "models/flow/actnorm.h"
 #include "models/flow/iresnet_block.h"
+#include "models/flow/mixture_base.h"
 
 namespace kite::flow {
 
@@ -20,6 +23,7 @@ struct IResNetConfig {
   int power_iterations = 1;
   Activation activation = Activation::ELU;
   bool actnorm = true;
+  int64_t base_components = 0;  // 0: N(0, I); K > 0: a learnable K-component mixture
 };
 
 struct FlowOutput {
@@ -33,10 +37,20 @@ class IResNet : public nn::Module {
                    Generator* generator = nullptr);
 
   FlowOutput forward(const Tensor& x, const LogdetOptions& options = {});
+  // z = F(x) alone, without log-determinants.
+  Tensor transform(const Tensor& x);
   Tensor inverse(const Tensor& z, const InverseOptions& options = {},
                  InverseStats* stats = nullptr);
-  // log p(x) per sample ([B]) under the standard normal base, with the chosen estimator.
+  // log p(x) per sample ([B]), with the chosen log-determinant estimator.
   Tensor log_prob(const Tensor& x, const LogdetOptions& options = {});
+  // log p_base(z) per row ([B]).
+  Tensor base_log_prob(const Tensor& z);
+  // n draws from the base on the flow's device and dtype; temperature scales the spread
+  // (of N(0, I), or of each mixture component about its mean).
+  Tensor sample_base(int64_t n, Generator* generator = nullptr, double temperature = 1.0);
+  // n samples of x: base draws inverted through the flow.
+  Tensor sample(int64_t n, Generator* generator = nullptr, double temperature = 1.0,
+                const InverseOptions& options = {}, InverseStats* stats = nullptr);
   // Negative log-likelihood in nats per dimension, averaged over the batch (the loss).
   Tensor nll_per_dim(const Tensor& x, const LogdetOptions& options = {});
 
@@ -52,11 +66,14 @@ class IResNet : public nn::Module {
 
   const IResNetConfig& config() const { return config_; }
   const std::vector<std::shared_ptr<IResBlock>>& blocks() const { return blocks_; }
+  // The mixture base (null for the N(0, I) base).
+  MixtureBase* mixture_base() const { return mixture_base_.get(); }
 
  private:
   IResNetConfig config_;
   std::vector<std::shared_ptr<ActNorm>> actnorms_;
   std::vector<std::shared_ptr<IResBlock>> blocks_;
+  std::shared_ptr<MixtureBase> mixture_base_;
 };
 
 // log N(z; 0, I) summed over the last axis: -0.5 |z|^2 - d/2 log(2 pi).

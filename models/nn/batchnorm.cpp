@@ -31,6 +31,20 @@ BatchNorm2d::BatchNorm2d(int64_t channels, const BatchNormOptions& options, DTyp
   }
 }
 
+void BatchNorm2d::set_momentum(double momentum) {
+  KITE_CHECK(momentum >= 0 && momentum <= 1,
+             "BatchNorm2d: momentum must lie in [0, 1], got " << momentum);
+  options_.momentum = momentum;
+}
+
+void BatchNorm2d::reset_running_stats() {
+  if (!options_.track_running_stats) return;
+  NoGradGuard no_grad;
+  fill_(running_mean, 0.0);
+  fill_(running_var, 1.0);
+  fill_(num_batches_tracked, 0.0);
+}
+
 Tensor BatchNorm2d::forward(const Tensor& x) {
   KITE_CHECK(x.dim() == 4 && x.size(1) == channels_,
              "BatchNorm2d: expected input [N, " << channels_ << ", H, W], got " << describe(x));

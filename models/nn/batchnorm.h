@@ -30,6 +30,9 @@ class BatchNorm2d : public Layer {
 
   int64_t channels() const { return channels_; }
   const BatchNormOptions& options() const { return options_; }
+  // For recomputing the running statistics (precise_batchnorm.h).
+  void set_momentum(double momentum);
+  void reset_running_stats();  // mean 0, variance 1, no batches tracked
 
   Tensor weight, bias;                                    // [C] or undefined (affine off)
   Tensor running_mean, running_var, num_batches_tracked;  // undefined without running stats

@@ -30,6 +30,8 @@ class Module {
   std::vector<Tensor> parameters() const;
   NamedTensors named_buffers() const;
   int64_t num_parameters() const;
+  // This module and every descendant, depth first (for passes over layers of one kind).
+  std::vector<Module*> modules();
 
   // Training mode changes what some layers do (BatchNorm statistics, dropout).
   void train(bool training = true);

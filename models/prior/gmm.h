@@ -57,6 +57,8 @@ class GaussianMixture {
   const std::vector<double>& weights() const { return weights_; }
   const std::vector<double>& means() const { return means_; }              // [K * d]
   const std::vector<double>& covariances() const { return covariances_; }  // [K * d * d]
+  // Lower Cholesky factors L_k of the covariances (S_k = L_k L_k^T), [K * d * d].
+  const std::vector<double>& cholesky_factors() const { return cholesky_; }
 
   // Mean log-likelihood per row after each EM iteration (the first entry follows the
   // initial M-step), and whether the tolerance was met before max_iterations.
