@@ -41,18 +41,28 @@ Tensor synthetic_codes(int64_t n, uint64_t seed) {
   return contiguous(cat({x1, x2, x3, x4}, 1));
 }
 
-TEST(AppsFlow, TrainFlowBeatsStandardNormalAndInverts) {
-  const std::string dir = ::testing::TempDir() + "/kite_train_flow";
+// A fresh folder `dir` holding codes.safetensors: n_train and n_test synthetic codes.
+Checkpoint write_codes(const std::string& dir, int64_t n_train, int64_t n_test) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   Checkpoint codes;
-  codes.tensors["codes_train"] = synthetic_codes(3000, 1);
-  codes.tensors["codes_test"] = synthetic_codes(1000, 2);
+  codes.tensors["codes_train"] = synthetic_codes(n_train, 1);
+  codes.tensors["codes_test"] = synthetic_codes(n_test, 2);
   save_checkpoint(dir + "/codes.safetensors", codes);
-  const std::string cmd = app("train_flow") + " --codes " + dir + "/codes.safetensors --out " +
-                          dir +
-                          "/flow --blocks 4 --hidden 32 --batch 128 --lr 3e-3 --warmup 20 "
-                          "--inverse-samples 1000 --threads 2";
+  return codes;
+}
+
+// train_flow on dir's codes into dir/flow, with the settings both tests share.
+std::string train_flow_command(const std::string& dir) {
+  return app("train_flow") + " --codes " + dir + "/codes.safetensors --out " + dir +
+         "/flow --batch 128 --lr 3e-3 --threads 2";
+}
+
+TEST(AppsFlow, TrainFlowBeatsStandardNormalAndInverts) {
+  const std::string dir = ::testing::TempDir() + "/kite_train_flow";
+  write_codes(dir, 3000, 1000);
+  const std::string cmd =
+      train_flow_command(dir) + " --blocks 4 --hidden 32 --warmup 20 --inverse-samples 1000";
   ASSERT_EQ(run(cmd + " --epochs 3"), 0) << cmd;
   std::ifstream in(dir + "/flow/metrics.json");
   ASSERT_TRUE(in.good());
@@ -67,16 +77,10 @@ TEST(AppsFlow, TrainFlowBeatsStandardNormalAndInverts) {
 
 TEST(AppsFlow, MixtureBaseTrainsSavesAndLoads) {
   const std::string dir = ::testing::TempDir() + "/kite_train_flow_mixture";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  Checkpoint codes;
-  codes.tensors["codes_train"] = synthetic_codes(2000, 3);
-  codes.tensors["codes_test"] = synthetic_codes(500, 4);
-  save_checkpoint(dir + "/codes.safetensors", codes);
-  const std::string cmd = app("train_flow") + " --codes " + dir + "/codes.safetensors --out " +
-                          dir +
-                          "/flow --blocks 2 --hidden 16 --batch 128 --lr 3e-3 --warmup 10 "
-                          "--inverse-samples 500 --threads 2 --epochs 2 --base-components 3";
+  const Checkpoint codes = write_codes(dir, 2000, 500);
+  const std::string cmd = train_flow_command(dir) +
+                          " --blocks 2 --hidden 16 --warmup 10 --inverse-samples 500 --epochs 2 "
+                          "--base-components 3";
   ASSERT_EQ(run(cmd), 0) << cmd;
   std::ifstream in(dir + "/flow/metrics.json");
   nlohmann::json metrics = nlohmann::json::parse(in);
@@ -88,7 +92,7 @@ TEST(AppsFlow, MixtureBaseTrainsSavesAndLoads) {
   ASSERT_NE(flow.model->mixture_base(), nullptr);
   EXPECT_EQ(flow.model->mixture_base()->components(), 3);
   const double nll =
-      flow::nll_per_dim(*flow.model, flow.standardizer.forward(codes.tensors["codes_test"]));
+      flow::nll_per_dim(*flow.model, flow.standardizer.forward(codes.tensors.at("codes_test")));
   EXPECT_NEAR(nll, metrics["test_nll_flow"].get<double>(), 1e-6);
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "engine/gradcheck.h"
+#include "flow_test_util.h"
 #include "models/flow/iresnet.h"
 #include "ops/det.h"
 #include "ops/ops.h"
@@ -137,20 +138,7 @@ TEST(Flow, DensityIntegratesToOneIn2D) {
   flow.forward(randn({64, 2}, DType::Float64) * 0.7);
   flow.eval();
   for (auto& block : flow.blocks()) scale_up_last_layer(*block);
-  // Riemann sum of p(x) over [-8, 8]^2.
-  const int n = 161;
-  const double lo = -8, step = 16.0 / (n - 1);
-  std::vector<double> grid;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) {
-      grid.push_back(lo + i * step);
-      grid.push_back(lo + j * step);
-    }
-  NoGradGuard no_grad;
-  std::vector<double> logp = to_double_vector(flow.log_prob(Tensor::from_vector(grid, {n * n, 2})));
-  double total = 0;
-  for (double lp : logp) total += std::exp(lp) * step * step;
-  EXPECT_NEAR(total, 1.0, 0.01);
+  EXPECT_NEAR(test::probability_mass_2d(flow, 8.0, 161), 1.0, 0.01);
 }
 
 TEST(Flow, PowerIterationSigmaMatchesExactSvd) {

@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/gradcheck.h"
+#include "flow_test_util.h"
 #include "models/flow/iresnet.h"
 #include "ops/ops.h"
 
@@ -99,20 +100,7 @@ TEST(MixtureBase, FlowDensityIntegratesToOneIn2D) {
   manual_seed(12);
   std::unique_ptr<IResNet> owner = mixture_flow();
   IResNet& flow = *owner;
-  // Riemann sum of p(x) over [-12, 12]^2.
-  const int n = 241;
-  const double lo = -12, step = 24.0 / (n - 1);
-  std::vector<double> grid;
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) {
-      grid.push_back(lo + i * step);
-      grid.push_back(lo + j * step);
-    }
-  NoGradGuard no_grad;
-  std::vector<double> logp = to_double_vector(flow.log_prob(Tensor::from_vector(grid, {n * n, 2})));
-  double total = 0;
-  for (double lp : logp) total += std::exp(lp) * step * step;
-  EXPECT_NEAR(total, 1.0, 0.01);
+  EXPECT_NEAR(test::probability_mass_2d(flow, 12.0, 241), 1.0, 0.01);
 }
 
 TEST(MixtureBase, FlowSamplesAreInvertedBaseDraws) {
