@@ -135,10 +135,11 @@ std::function<Tensor(int64_t, int64_t)> from_set(const data::ImageSet& set) {
 }
 
 // Recomputes the model's BatchNorm statistics over the first `batches` training batches of
-// `batch` images (nn::recompute_batch_norm_statistics), each sent through `run`.
-void precise_batch_norm(nn::Module& model, const data::ImageSet& train, int64_t batches,
-                        int64_t batch, Device device,
-                        const std::function<void(const Tensor&)>& run) {
+// `batch` images (nn::recompute_batch_norm_statistics), each sent through `run`; returns the
+// number of batches used.
+int64_t precise_batch_norm(nn::Module& model, const data::ImageSet& train, int64_t batches,
+                           int64_t batch, Device device,
+                           const std::function<void(const Tensor&)>& run) {
   batches = std::min(batches, train.n / batch);
   KITE_CHECK(batches > 0, "evaluate: --precise-bn needs at least " << batch << " training images");
   const int layers = nn::recompute_batch_norm_statistics(model, batches, [&](int64_t i) {
@@ -146,6 +147,7 @@ void precise_batch_norm(nn::Module& model, const data::ImageSet& train, int64_t 
   });
   std::printf("precise BatchNorm: %d layers, statistics of %lld training batches of %lld\n", layers,
               static_cast<long long>(batches), static_cast<long long>(batch));
+  return batches;
 }
 
 struct Evaluation {
@@ -273,7 +275,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", flags.threads, "CPU threads (0: OpenMP's default)");
   app.add_option("--precise-bn", flags.precise_bn,
                  "Recompute BatchNorm statistics over this many training batches of 64 first "
-                 "(autoencoders and VAEs; 0: use the checkpoint's)")
+                 "(autoencoders and VAEs; 0: use the checkpoint's). Codes from --codes were "
+                 "encoded without it: let evaluate encode instead")
       ->check(CLI::NonNegativeNumber);
   apps::add_device_flag(app, flags.device);
   apps::add_dataset_flags(app, flags.dataset);
@@ -309,8 +312,9 @@ int main(int argc, char** argv) {
     if (kind == "autoencoder") {
       autoencoder = apps::load_autoencoder(flags.checkpoint, device).model;
       if (flags.precise_bn > 0)
-        precise_batch_norm(*autoencoder, *sets.train, flags.precise_bn, 64, device,
-                           [&](const Tensor& x) { autoencoder->forward(x); });
+        e.metrics["precise_bn_batches"] =
+            precise_batch_norm(*autoencoder, *sets.train, flags.precise_bn, 64, device,
+                               [&](const Tensor& x) { autoencoder->forward(x); });
       e.reconstruct = [autoencoder](const Tensor& x) { return autoencoder->forward(x); };
       e.mig_codes = [autoencoder](const Tensor& x) { return autoencoder->encode(x); };
       const int used = !flags.flow.empty() + !flags.gmm.empty() + !flags.prior.empty();
@@ -333,7 +337,7 @@ int main(int argc, char** argv) {
         auto f = flow->model;
         auto s = flow->standardizer;
         const DType flow_dtype = s.mean.dtype();
-        e.generate = [f, s, autoencoder, flow_dtype, device, temperature](int64_t n, Generator* g) {
+        e.generate = [f, s, autoencoder, temperature](int64_t n, Generator* g) {
           return autoencoder->decode(
               to_dtype(s.inverse(f->sample(n, g, temperature)), DType::Float32));
         };
@@ -386,8 +390,9 @@ int main(int argc, char** argv) {
       auto model = apps::load_vae(flags.checkpoint, device).model;
       if (flags.precise_bn > 0) {
         Generator noise(flags.seed + 7);
-        precise_batch_norm(*model, *sets.train, flags.precise_bn, 64, device,
-                           [&](const Tensor& x) { model->loss(x, &noise); });
+        e.metrics["precise_bn_batches"] =
+            precise_batch_norm(*model, *sets.train, flags.precise_bn, 64, device,
+                               [&](const Tensor& x) { model->loss(x, &noise); });
       }
       e.metrics["gamma"] = model->gamma();
       e.metrics["beta"] = model->config().beta;

@@ -95,6 +95,18 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   EXPECT_EQ(run(app("evaluate") + " --checkpoint " + out + "/ae/last.safetensors --gmm " + out +
                 "/gmm/gmm.safetensors --temperature 0 --samples 8 --out " + out + "/eval/bad"),
             2);
+  // --precise-bn recomputes the BatchNorm statistics first and says over how many batches.
+  EXPECT_EQ(run(app("evaluate") + " --checkpoint " + out + "/ae/last.safetensors --precise-bn 2 " +
+                "--train-limit 512 --test-limit 64 --out " + out + "/eval/precise_bn"),
+            0);
+  {
+    std::ifstream file(out + "/eval/precise_bn/metrics.json");
+    const nlohmann::json precise = nlohmann::json::parse(file);
+    EXPECT_EQ(precise["precise_bn_batches"].get<int>(), 2);
+    EXPECT_TRUE(std::isfinite(precise["test_mse"].get<double>()));
+  }
+  EXPECT_EQ(run(app("evaluate") + " --checkpoint " + out + "/ae/last.safetensors --precise-bn -1"),
+            2);
   // Rows with an autoencoder prior report an exact latent NLL; ours is the first row.
   EXPECT_TRUE(results["rows"][0]["latent_nll_per_dim"].is_number());
   EXPECT_TRUE(results["rows"][2]["latent_nll_per_dim"].is_number());  // AE + GMM
