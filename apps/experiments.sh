@@ -6,7 +6,8 @@
 #   model | test MSE | FID-FMNIST | FID-Inception (samples vs test set) | latent NLL | MIG on shapes
 #         | training time
 #
-# Rows: decoupled AE + i-ResNet flow (ours), AE + GMM (RAE's ex-post density), AE + full
+# Rows: decoupled AE + i-ResNet flow (ours: with the paper's N(0, I) base, and with a learnt
+# MIXTURE_COMPONENTS-component Gaussian-mixture base), AE + GMM (RAE's ex-post density), AE + full
 # Gaussian, VAE (gamma 0.5), VAE (tuned gamma), beta-VAE, VAE with learnt gamma (stage 1 of
 # the 2-stage VAE), 2-stage VAE; plus the FID floor (training vs test images) and ceiling
 # (uniform noise). A separate run on synthetic shapes gives MIG (AE codes z, flow output z',
@@ -36,7 +37,7 @@ while [[ $# -gt 0 ]]; do
     --quick) quick=1; shift ;;
     --device) device_flags=(--device "$2"); shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "experiments.sh: unknown flag $1 (use --quick, --device D, --out DIR)" >&2; exit 2 ;;
   esac
 done
@@ -62,6 +63,7 @@ fi
 : "${STAGE1_SCHEDULE:=constant}"  # their lr schedule: constant or cosine (down to 0 over the run)
 : "${AE_FLAGS:=}"        # extra train_ae flags for the AE rows, e.g. "--latent-noise 0.1"
 : "${FLOW_FLAGS:=--batch 64 --logdet roulette --activation lipswish --coeff 0.99}"  # extra train_flow flags (measured: see EXPERIMENTS.md)
+if [[ $quick == 1 ]]; then : "${MIXTURE_COMPONENTS:=2}"; else : "${MIXTURE_COMPONENTS:=10}"; fi  # the mixture-base flow's row (0: no such row)
 : "${TUNED_GAMMA:=auto}"  # auto: the sweep's gamma (> 0) with the lowest FID-FMNIST; or a number
 : "${BETA:=4}"
 : "${CLASSIFIER:=}"        # reuse trained classifier weights instead of training them here
@@ -195,12 +197,22 @@ step "i-ResNet flow on the codes"
 # shellcheck disable=SC2086  # FLOW_FLAGS is a list of flags
 timed flow "$bin/train_flow" --codes "$OUT/ae/codes.safetensors" --out "$OUT/flow" --epochs "$FLOW_EPOCHS" \
   --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}" $FLOW_FLAGS
+if [[ "$MIXTURE_COMPONENTS" != 0 ]]; then
+  step "i-ResNet flow with a $MIXTURE_COMPONENTS-component mixture base"
+  # shellcheck disable=SC2086
+  timed flow_mixture "$bin/train_flow" --codes "$OUT/ae/codes.safetensors" --out "$OUT/flow_mixture" \
+    --epochs "$FLOW_EPOCHS" --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}" $FLOW_FLAGS \
+    --base-components "$MIXTURE_COMPONENTS"
+fi
 step "Gaussian mixture on the codes"
 timed gmm "$bin/fit_gmm" --codes "$OUT/ae/codes.safetensors" --out "$OUT/gmm" --components "$GMM_COMPONENTS"
 
 ae_eval=(--checkpoint "$OUT/ae/last.safetensors" --codes "$OUT/ae/codes.safetensors")
 step "evaluate: ours, AE + GMM, AE + Gaussian"
 evaluate_row ours "${ae_eval[@]}" --flow "$OUT/flow/best.safetensors"
+if [[ "$MIXTURE_COMPONENTS" != 0 ]]; then
+  evaluate_row ours_mixture "${ae_eval[@]}" --flow "$OUT/flow_mixture/best.safetensors"
+fi
 evaluate_row ae_gmm "${ae_eval[@]}" --gmm "$OUT/gmm/gmm.safetensors"
 evaluate_row ae_gaussian "${ae_eval[@]}" --prior gaussian
 
@@ -270,8 +282,13 @@ done
 step "results"
 e="$OUT/eval"
 note="Budget: stage-1 models ${budget[*]} at batch $BATCH and Adam lr $STAGE1_LR ($STAGE1_SCHEDULE schedule; train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks${FLOW_FLAGS:+ ($FLOW_FLAGS)};${AE_FLAGS:+ autoencoder $AE_FLAGS;} stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model at the temperature picked from ($TEMPERATURES); MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
+rows=(--row "decoupled AE + i-ResNet, N(0, I) base (ours, the paper's);$e/ours/metrics.json;$(sum_times ae encode flow);$e/shapes_ae/metrics.json;mig_flow")
+if [[ "$MIXTURE_COMPONENTS" != 0 ]]; then
+  # No MIG: the shapes run trains the paper's flow only.
+  rows+=(--row "decoupled AE + i-ResNet, $MIXTURE_COMPONENTS-component mixture base (ours);$e/ours_mixture/metrics.json;$(sum_times ae encode flow_mixture)")
+fi
 "$bin/experiments_table" --out "$OUT/results" --reference "$e/reference/metrics.json" --note "$note" \
-  --row "decoupled AE + i-ResNet (ours);$e/ours/metrics.json;$(sum_times ae encode flow);$e/shapes_ae/metrics.json;mig_flow" \
+  "${rows[@]}" \
   --row "AE codes z (ours, before the flow);$e/ours/metrics.json;;$e/shapes_ae/metrics.json;mig" \
   --row "AE + GMM ($GMM_COMPONENTS components);$e/ae_gmm/metrics.json;$(sum_times ae encode gmm);$e/shapes_ae/metrics.json;mig" \
   --row "AE + full Gaussian;$e/ae_gaussian/metrics.json;$(sum_times ae encode);$e/shapes_ae/metrics.json;mig" \
