@@ -91,6 +91,9 @@ data=(--train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT")
 arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE")
 shapes=(--dataset shapes --image-size 32 --train-limit "$SHAPES_TRAIN" --test-limit "$SHAPES_TEST")
 shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE" --steps "$SHAPES_STEPS")
+# Every flow (ours, its mixture-base variant, the shapes run): the same settings and FLOW_FLAGS.
+read -r -a flow_flags <<< "$FLOW_FLAGS"
+flow_arch=(--epochs "$FLOW_EPOCHS" --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${flow_flags[@]}" "${device_flags[@]}")
 
 # timed NAME command...: runs the command and records its wall time in $OUT/time/NAME (s).
 timed() {
@@ -194,15 +197,11 @@ timed ae "$bin/train_ae" --out "$OUT/ae" --overwrite "${data[@]}" "${arch[@]}" "
   $AE_FLAGS
 timed encode "$bin/encode" --checkpoint "$OUT/ae/last.safetensors" --out "$OUT/ae/codes.safetensors" "${device_flags[@]}"
 step "i-ResNet flow on the codes"
-# shellcheck disable=SC2086  # FLOW_FLAGS is a list of flags
-timed flow "$bin/train_flow" --codes "$OUT/ae/codes.safetensors" --out "$OUT/flow" --epochs "$FLOW_EPOCHS" \
-  --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}" $FLOW_FLAGS
+timed flow "$bin/train_flow" --codes "$OUT/ae/codes.safetensors" --out "$OUT/flow" "${flow_arch[@]}"
 if [[ "$MIXTURE_COMPONENTS" != 0 ]]; then
   step "i-ResNet flow with a $MIXTURE_COMPONENTS-component mixture base"
-  # shellcheck disable=SC2086
   timed flow_mixture "$bin/train_flow" --codes "$OUT/ae/codes.safetensors" --out "$OUT/flow_mixture" \
-    --epochs "$FLOW_EPOCHS" --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}" $FLOW_FLAGS \
-    --base-components "$MIXTURE_COMPONENTS"
+    "${flow_arch[@]}" --base-components "$MIXTURE_COMPONENTS"
 fi
 step "Gaussian mixture on the codes"
 timed gmm "$bin/fit_gmm" --codes "$OUT/ae/codes.safetensors" --out "$OUT/gmm" --components "$GMM_COMPONENTS"
@@ -264,9 +263,7 @@ step "shapes: autoencoder + flow, VAE, beta-VAE (MIG)"
 timed shapes_ae "$bin/train_ae" --out "$OUT/shapes/ae" --overwrite "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}" \
   $AE_FLAGS
 "$bin/encode" --checkpoint "$OUT/shapes/ae/last.safetensors" --out "$OUT/shapes/ae/codes.safetensors" "${device_flags[@]}"
-# shellcheck disable=SC2086
-"$bin/train_flow" --codes "$OUT/shapes/ae/codes.safetensors" --out "$OUT/shapes/flow" --epochs "$FLOW_EPOCHS" \
-  --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${device_flags[@]}" $FLOW_FLAGS
+"$bin/train_flow" --codes "$OUT/shapes/ae/codes.safetensors" --out "$OUT/shapes/flow" "${flow_arch[@]}"
 "$bin/evaluate" --checkpoint "$OUT/shapes/ae/last.safetensors" --flow "$OUT/shapes/flow/best.safetensors" \
   --mig --mig-samples "$MIG_SAMPLES" --out "$OUT/eval/shapes_ae" "${device_flags[@]}"
 for spec in "vae:--gamma $TUNED_GAMMA" "beta_vae:--gamma $TUNED_GAMMA --beta $BETA" \

@@ -2,8 +2,7 @@
 // code standardisation -> decode with the stage-1 autoencoder.
 //
 //   sample --ae runs/ae/last.safetensors --flow runs/flow/best.safetensors --out samples.png
-//   sample ... --count 10000 --format folder --out runs/samples     (individual PNGs, for FID
-//   tools)
+//   sample ... --count 10000 --format folder --out runs/samples   (one PNG each, for FID tools)
 //
 // --prior gaussian|normal replace the flow with a full Gaussian fitted to the same codes
 // (stored nowhere: fitted from --codes) or with N(0, I) on the standardised codes.

@@ -4,7 +4,8 @@
 //   N(0, I)        what a VAE assumes
 //   full Gaussian  the simplest fitted prior (the flow must beat it to earn its place)
 //   the flow       exact log-determinants
-// plus inverse residuals and the spectral norm of every SN layer.
+// plus inverse residuals and the spectral norm of every SN layer. The flow's base is N(0, I)
+// (the paper's) or, with --base-components K, a learnt K-component Gaussian mixture.
 //
 //   train_flow --codes runs/ae/codes.safetensors --out runs/flow
 #include <cmath>
@@ -299,9 +300,8 @@ int main(int argc, char** argv) {
         std::vector<double> sigmas = model.spectral_norms(1000);
         const double max_sigma = *std::max_element(sigmas.begin(), sigmas.end());
         std::printf(
-            "epoch %d: test NLL (nats/dim) N(0,I) %.4f | Gaussian %.4f | flow %.4f   (val %.4f, "
-            "max "
-            "sigma %.4f)\n",
+            "epoch %d: test NLL (nats/dim) N(0,I) %.4f | Gaussian %.4f | flow %.4f   "
+            "(val %.4f, max sigma %.4f)\n",
             epoch + 1, nll_normal, nll_gaussian, test_nll, val_nll, max_sigma);
         if (log)
           log->write({{"epoch", epoch + 1},
@@ -345,8 +345,7 @@ int main(int argc, char** argv) {
       if (dist.is_root()) apps::write_json_file(o.out + "/metrics.json", final_metrics);
       std::printf(
           "best checkpoint: test NLL %.4f nats/dim (Gaussian %.4f, N(0,I) %.4f); inverse on %lld "
-          "samples: max "
-          "residual %.2e after <= %d iterations; max sigma %.4f (c = %.2f)\n",
+          "samples: max residual %.2e after <= %d iterations; max sigma %.4f (c = %.2f)\n",
           test_nll, nll_gaussian, nll_normal, static_cast<long long>(o.inverse_samples),
           inverse.max_residual, inverse.iterations, final_metrics["max_sigma"].get<double>(),
           o.coeff);
