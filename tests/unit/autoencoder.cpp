@@ -14,6 +14,7 @@
 #include "engine/checkpoint.h"
 #include "engine/gradcheck.h"
 #include "models/ae/autoencoder.h"
+#include "models/ae/decoder_variance.h"
 #include "models/ae/latent_noise.h"
 #include "ops/conv.h"
 #include "ops/norm.h"
@@ -194,6 +195,41 @@ TEST(LatentNoise, ScalesWithEachDimensionsSpreadAndPassesGradientsThrough) {
   EXPECT_TRUE(jitter_codes(codes, 0, &g1).is_same(codes));
   expect_error([&] { jitter_codes(codes, -1, &g1); }, {"jitter_codes", ">= 0"});
   expect_error([&] { jitter_codes(rand({1, 3}), 0.1, &g1); }, {"jitter_codes", "[N >= 2, latent]"});
+}
+
+TEST(DecoderVariance, LossGradientsAndOptimumAtTheMse) {
+  DecoderVariance variance(DType::Float64);
+  EXPECT_DOUBLE_EQ(variance.gamma(), 1.0);
+  ASSERT_EQ(variance.parameters().size(), 1u);
+  {
+    NoGradGuard no_grad;
+    fill_(variance.log_gamma, -3.0);
+  }
+  const double mse_value = 0.02;
+  Tensor mse = full({}, mse_value, DType::Float64).set_requires_grad(true);
+  Tensor loss = variance.loss(mse);
+  EXPECT_NEAR(loss.item<double>(), mse_value / (2 * std::exp(-3.0)) - 1.5, 1e-14);
+  EXPECT_NEAR(variance.gamma(), std::exp(-3.0), 1e-15);
+
+  // Float64 finite differences in the MSE and in log gamma.
+  auto f = [&](const std::vector<Tensor>& in) { return variance.loss(in[0]); };
+  GradcheckResult r = gradcheck(f, {mse, variance.log_gamma});
+  EXPECT_TRUE(r.ok) << r.message;
+
+  // The network's gradient is the MSE's divided by 2 gamma, and log gamma's vanishes at
+  // gamma = MSE (the likelihood's optimum).
+  loss.backward();
+  EXPECT_NEAR(mse.grad().item<double>(), 1 / (2 * std::exp(-3.0)), 1e-12);
+  {
+    NoGradGuard no_grad;
+    fill_(variance.log_gamma, std::log(mse_value));
+  }
+  variance.zero_grad();
+  variance.loss(mse).backward();
+  EXPECT_NEAR(variance.log_gamma.grad().item<double>(), 0.0, 1e-14);
+
+  expect_error([&] { variance.loss(full({2}, 0.1, DType::Float64)); },
+               {"DecoderVariance::loss", "one value"});
 }
 
 TEST(ResidualBlock, MatchesItsDefinitionAndPassesGradcheck) {

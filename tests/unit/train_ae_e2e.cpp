@@ -93,7 +93,9 @@ class TrainAeEndToEnd : public test_support::AppTest {
   static std::map<std::string, Tensor> model_tensors(const fs::path& checkpoint) {
     std::map<std::string, Tensor> out;
     for (auto& [name, t] : load_checkpoint(checkpoint.string()).tensors)
-      if (name.rfind("model.", 0) == 0 || name.rfind("optim.", 0) == 0) out[name] = t;
+      if (name.rfind("model.", 0) == 0 || name.rfind("optim.", 0) == 0 ||
+          name.rfind("extra.", 0) == 0)
+        out[name] = t;
     return out;
   }
 
@@ -186,6 +188,51 @@ TEST_F(TrainAeEndToEnd, CtrlCSavesACheckpointExitsZeroAndResumesExactly) {
   expect_identical_checkpoints(out / "last.safetensors", straight_run() / "last.safetensors");
 }
 
+TEST_F(TrainAeEndToEnd, LearntGammaFollowsTheMseAndResumesExactly) {
+  const fs::path straight = root_ / "gamma_straight", half = root_ / "gamma_half";
+  Result r = run("train_ae", train_args(straight, kSteps, {"--learn-gamma"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("learnt gamma"), std::string::npos) << r.err;
+  // Same initialisation and data: the first batch's MSE is the plain run's, the steps differ.
+  const std::vector<double> plain = losses(straight_run()), learnt = losses(straight);
+  ASSERT_EQ(learnt.size(), static_cast<size_t>(kSteps));
+  EXPECT_EQ(learnt[0], plain[0]);
+  EXPECT_NE(learnt[kSteps - 1], plain[kSteps - 1]);
+
+  // gamma starts at 1 and moves towards the MSE by about 1% a step (log gamma's own Adam at
+  // lr 1e-2: its first step is exactly 0.01 in log gamma, up here, since the untrained
+  // decoder's first MSE is above 1), then falls every step while the MSE is far below it.
+  std::vector<double> gamma;
+  std::ifstream in(straight / "log.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (!record.contains("event")) gamma.push_back(record.at("gamma").get<double>());
+  }
+  ASSERT_EQ(gamma.size(), static_cast<size_t>(kSteps));
+  ASSERT_GT(learnt[0], 1.0);
+  EXPECT_NEAR(gamma[0], std::exp(0.01), 1e-6);
+  for (int k = 2; k < kSteps; ++k) EXPECT_LT(gamma[k], gamma[k - 1]) << "step " << k + 1;
+  EXPECT_GT(gamma[kSteps - 1], learnt[kSteps - 1]);
+  const auto metrics = nlohmann::json::parse(read_file(straight / "metrics.json"));
+  EXPECT_DOUBLE_EQ(metrics.at("gamma").get<double>(), gamma[kSteps - 1]);
+  EXPECT_TRUE(metrics["config"]["train"]["learn_gamma"].get<bool>());
+
+  // Stopped mid-epoch and resumed (--learn-gamma comes from the checkpoint): the same losses
+  // and the same weights, log gamma and both optimizers' states.
+  ASSERT_EQ(run("train_ae", train_args(half, 5, {"--learn-gamma"})).exit_code, 0);
+  Result resumed = run("train_ae", train_args(half, kSteps, {"--resume"}));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(losses(half), learnt);
+  const auto tensors = model_tensors(half / "last.safetensors");
+  EXPECT_TRUE(tensors.count("extra.log_gamma"));
+  expect_identical_checkpoints(half / "last.safetensors", straight / "last.safetensors");
+  // A plain run cannot be resumed as a learnt-gamma one.
+  Result changed = run("train_ae", {"--resume", "--out", half.string(), "--steps",
+                                    std::to_string(kSteps + 1), "--learn-gamma=false"});
+  EXPECT_EQ(changed.exit_code, 1);
+  EXPECT_NE(changed.err.find("--learn-gamma"), std::string::npos) << changed.err;
+}
+
 TEST_F(TrainAeEndToEnd, CorruptCheckpointGivesAClearError) {
   const fs::path out = root_ / "corrupt";
   ASSERT_EQ(run("train_ae", train_args(out, 2)).exit_code, 0);
@@ -208,6 +255,7 @@ TEST_F(TrainAeEndToEnd, BadFlagsExitTwoAndMissingDataExitsOne) {
                                                {"--dataset", "imagenet"},
                                                {"--lr", "-1"},
                                                {"--latent-noise", "-0.5"},
+                                               {"--gamma-lr", "0"},
                                                {"--no-such-flag"}}) {
     Result r = run("train_ae", args);
     EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
@@ -216,7 +264,7 @@ TEST_F(TrainAeEndToEnd, BadFlagsExitTwoAndMissingDataExitsOne) {
   Result help = run("train_ae", {"--help"});
   EXPECT_EQ(help.exit_code, 0);
   for (const char* flag : {"--device", "--seed", "--out", "--resume", "--denoise", "--latent-noise",
-                           "--steps", "--epochs"})
+                           "--learn-gamma", "--gamma-lr", "--steps", "--epochs"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
 
   const std::string missing = (root_ / "no" / "fashion-mnist").string();
