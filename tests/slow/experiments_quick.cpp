@@ -158,11 +158,14 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   std::ifstream ae_metrics(out + "/ae/metrics.json");
   const nlohmann::json ae = nlohmann::json::parse(ae_metrics);
   EXPECT_EQ(ae["config"]["train"]["latent_noise"].get<double>(), 0.1);
+  EXPECT_TRUE(ae["config"]["train"]["learn_gamma"].get<bool>());  // AE_LEARN_GAMMA's default
+  EXPECT_LT(ae["gamma"].get<double>(), 1.0);
   EXPECT_EQ(ae["config"]["train"]["lr"].get<double>(), 2e-3);
   EXPECT_EQ(ae["config"]["train"]["lr_schedule"].get<std::string>(), "cosine");
   const std::string note = results["note"];
-  for (const char* part : {"Adam lr 2e-3 (cosine schedule", "--logdet roulette",
-                           "autoencoder --latent-noise 0.1", "picked from (0.8 1)"})
+  for (const char* part :
+       {"Adam lr 2e-3 (cosine schedule", "--logdet roulette", "autoencoder with a learnt gamma",
+        "autoencoder --latent-noise 0.1", "picked from (0.8 1)"})
     EXPECT_NE(note.find(part), std::string::npos) << note;
 }
 
