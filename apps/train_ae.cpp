@@ -285,11 +285,11 @@ int run(const CLI::App& app, Flags& flags) {
   std::optional<apps::MetricsLog> log;  // rank 0 only
   if (dist.is_root()) log.emplace(log_path, resumed.has_value());
 
-  char noise_note[96] = "";
+  char loss_note[96] = "";
   if (flags.train.latent_noise > 0)
-    std::snprintf(noise_note, sizeof noise_note, ", latent noise %g", flags.train.latent_noise);
+    std::snprintf(loss_note, sizeof loss_note, ", latent noise %g", flags.train.latent_noise);
   if (flags.train.learn_gamma)
-    std::snprintf(noise_note + std::strlen(noise_note), sizeof noise_note - std::strlen(noise_note),
+    std::snprintf(loss_note + std::strlen(loss_note), sizeof loss_note - std::strlen(loss_note),
                   ", learnt gamma (Adam lr %g)", flags.train.gamma_lr);
   std::fprintf(
       stderr,
@@ -300,7 +300,7 @@ int run(const CLI::App& app, Flags& flags) {
       static_cast<long long>(sets.test->n), model_config.describe().c_str(),
       static_cast<double>(model->num_parameters()) / 1e6, dist.describe().c_str(),
       device.str().c_str(), threads, static_cast<long long>(flags.train.batch), flags.train.lr,
-      flags.train.lr_schedule.c_str(), flags.train.denoise ? ", denoising" : "", noise_note,
+      flags.train.lr_schedule.c_str(), flags.train.denoise ? ", denoising" : "", loss_note,
       static_cast<long long>(batches_per_epoch), static_cast<long long>(total_steps),
       static_cast<long long>(total_epochs));
   if (resumed)
