@@ -4,7 +4,8 @@
 // interrupted with Ctrl-C and resumed, reproduces the per-step losses and the final weights of
 // an uninterrupted run bit for bit (with denoising on, so the augmentation stream must be
 // restored too); exit codes and one-line errors for bad flags, a missing dataset, a corrupt
-// checkpoint and changed settings on resume; encode and reconstruct outputs.
+// checkpoint and changed settings on resume; --learn-gamma's gamma moves toward the MSE and
+// resumes exactly; encode and reconstruct outputs.
 //
 // The binaries are found next to this test's build folder (<build>/apps/); the test skips,
 // saying so, when they have not been built.
@@ -226,7 +227,7 @@ TEST_F(TrainAeEndToEnd, LearntGammaFollowsTheMseAndResumesExactly) {
   const auto tensors = model_tensors(half / "last.safetensors");
   EXPECT_TRUE(tensors.count("extra.log_gamma"));
   expect_identical_checkpoints(half / "last.safetensors", straight / "last.safetensors");
-  // A plain run cannot be resumed as a learnt-gamma one.
+  // A learnt-gamma run cannot be resumed as a plain one.
   Result changed = run("train_ae", {"--resume", "--out", half.string(), "--steps",
                                     std::to_string(kSteps + 1), "--learn-gamma=false"});
   EXPECT_EQ(changed.exit_code, 1);
