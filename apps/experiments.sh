@@ -95,10 +95,11 @@ data=(--train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT")
 arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE")
 shapes=(--dataset shapes --image-size 32 --train-limit "$SHAPES_TRAIN" --test-limit "$SHAPES_TEST")
 shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE" --steps "$SHAPES_STEPS")
-# Every flow (ours, its mixture-base variant, the shapes run): the same settings and FLOW_FLAGS.
-read -r -a flow_flags <<< "$FLOW_FLAGS"
+# Both autoencoders (the table's, the shapes run): the loss that AE_LEARN_GAMMA picks.
 ae_loss=()
 [[ "$AE_LEARN_GAMMA" == 1 ]] && ae_loss=(--learn-gamma)
+# Every flow (ours, its mixture-base variant, the shapes run): the same settings and FLOW_FLAGS.
+read -r -a flow_flags <<< "$FLOW_FLAGS"
 flow_arch=(--epochs "$FLOW_EPOCHS" --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${flow_flags[@]}" "${device_flags[@]}")
 
 # timed NAME command...: runs the command and records its wall time in $OUT/time/NAME (s).
