@@ -78,10 +78,8 @@ void bench_loader(const std::string& label, std::shared_ptr<const data::ImageSet
       options.random_erasing = erase;
       data::DataLoader loader(set, options);
       int64_t epoch = 0;
-      const double rate =
-          best_rate(repeats, set->n, [&] { consume_epoch(loader, epoch++); });
-      print_row(label + (prefetch ? ", prefetch 2" : ", no prefetch") +
-                    (erase ? ", erasing" : ""),
+      const double rate = best_rate(repeats, set->n, [&] { consume_epoch(loader, epoch++); });
+      print_row(label + (prefetch ? ", prefetch 2" : ", no prefetch") + (erase ? ", erasing" : ""),
                 rate);
     }
   }
@@ -98,8 +96,9 @@ int main(int argc, char** argv) {
   int repeats = 3;
   int threads = 0;
   app.add_option("--data", fmnist_dir, "Fashion-MNIST folder")->capture_default_str();
-  app.add_option("--png-folder", png_folder,
-                 "A folder of PNG/JPEG images (default: Fashion-MNIST test images written as PNGs)");
+  app.add_option(
+      "--png-folder", png_folder,
+      "A folder of PNG/JPEG images (default: Fashion-MNIST test images written as PNGs)");
   app.add_option("--png-count", png_count, "Images written when --png-folder is not given")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{10000}));
@@ -115,8 +114,8 @@ int main(int argc, char** argv) {
 
     // ---- 1. Fashion-MNIST ----
     auto start = Clock::now();
-    auto train = std::make_shared<data::ImageSet>(
-        data::load_fashion_mnist(fmnist_dir, data::Split::Train));
+    auto train =
+        std::make_shared<data::ImageSet>(data::load_fashion_mnist(fmnist_dir, data::Split::Train));
     const double read_seconds = seconds_since(start);
     print_row("fashion-mnist: read + gunzip train set (once)", train->n / read_seconds,
               "(" + std::to_string(train->n) + " images)");

@@ -70,9 +70,10 @@ nlohmann::json report(const char* stage, const Timing& t) {
   const CpuAllocatorStats s = cpu_allocator_stats();
   const double peak_alloc = static_cast<double>(s.peak_bytes) / (1 << 20);
   const double rss = apps::peak_rss_mib();
-  std::printf("%-8s median %8.1f ms  best %8.1f ms  (CPU %8.1f ms)  allocator peak %7.1f MiB  "
-              "peak RSS %7.1f MiB\n",
-              stage, t.median_ms, t.best_ms, t.median_cpu_ms, peak_alloc, rss);
+  std::printf(
+      "%-8s median %8.1f ms  best %8.1f ms  (CPU %8.1f ms)  allocator peak %7.1f MiB  "
+      "peak RSS %7.1f MiB\n",
+      stage, t.median_ms, t.best_ms, t.median_cpu_ms, peak_alloc, rss);
   std::fflush(stdout);
   return {{"median_ms", t.median_ms},
           {"best_ms", t.best_ms},
@@ -84,17 +85,19 @@ nlohmann::json report(const char* stage, const Timing& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Milliseconds per training step of the autoencoder (stage 1) and the flow (stage 2)"};
+  CLI::App app{
+      "Milliseconds per training step of the autoencoder (stage 1) and the flow (stage 2)"};
   std::string device_text = "cpu", only, json_path;
   int threads = 0, warmup = 2, steps = 10;
   int64_t ae_batch = 64, flow_batch = 256, dim = 32, hidden = 128;
   int blocks = 10;
   apps::add_device_flag(app, device_text);
   app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)")->capture_default_str();
-  app.add_option("--only", only, "Run one stage: ae or flow")
-      ->check(CLI::IsMember({"ae", "flow"}));
+  app.add_option("--only", only, "Run one stage: ae or flow")->check(CLI::IsMember({"ae", "flow"}));
   app.add_option("--warmup", warmup, "Untimed steps first")->capture_default_str();
-  app.add_option("--steps", steps, "Timed steps")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps, "Timed steps")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--ae-batch", ae_batch, "Stage-1 batch")->capture_default_str();
   app.add_option("--flow-batch", flow_batch, "Stage-2 batch")->capture_default_str();
   app.add_option("--dim", dim, "Flow dimension (latent size)")->capture_default_str();
@@ -115,8 +118,8 @@ int main(int argc, char** argv) {
       model.to(device);
       model.train();
       optim::Adam optimizer(model.parameters(), AdamParams{.lr = 2e-4});
-      Tensor x = to_device(rand({ae_batch, 1, 28, 28}, DType::Float32, Device::cpu(), &generator),
-                           device);
+      Tensor x =
+          to_device(rand({ae_batch, 1, 28, 28}, DType::Float32, Device::cpu(), &generator), device);
       cpu_reset_peak_bytes();
       const Timing t = time_steps(warmup, steps, device, [&] {
         optimizer.zero_grad();

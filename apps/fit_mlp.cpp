@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
       if (step == 0) first_loss = loss_value;
       if (step % 100 == 0 || step == steps) {
         NoGradGuard no_grad;
-        accuracy = mean(to_dtype(eq(to_dtype(argmax(logits, 1), DType::Float32), to_dtype(y, DType::Float32)),
+        accuracy = mean(to_dtype(eq(to_dtype(argmax(logits, 1), DType::Float32),
+                                    to_dtype(y, DType::Float32)),
                                  DType::Float64))
                        .item<double>();
         std::printf("step %4d  loss %.4f  accuracy %.1f%%\n", step, loss_value, 100 * accuracy);

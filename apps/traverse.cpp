@@ -23,9 +23,11 @@ using namespace kite;
 namespace {
 
 // Decoded images for z' rows (float32 CPU, clamped to [0, 1]).
-Tensor decode_from_flow_space(apps::LoadedAutoencoder& ae, apps::LoadedFlow& flow, const Tensor& z) {
+Tensor decode_from_flow_space(apps::LoadedAutoencoder& ae, apps::LoadedFlow& flow,
+                              const Tensor& z) {
   Tensor codes = flow.standardizer.inverse(flow.model->inverse(z));
-  return contiguous(to_device(clamp(ae.model->decode(to_dtype(codes, DType::Float32)), 0.0, 1.0), Device::cpu()));
+  return contiguous(
+      to_device(clamp(ae.model->decode(to_dtype(codes, DType::Float32)), 0.0, 1.0), Device::cpu()));
 }
 
 }  // namespace
@@ -43,9 +45,11 @@ int main(int argc, char** argv) {
   app.add_option("--ae", ae_path, "A train_ae checkpoint")->capture_default_str();
   app.add_option("--flow", flow_path, "A train_flow checkpoint")->capture_default_str();
   app.add_option("--out", out, "Output PNG")->capture_default_str();
-  app.add_option("--image", image_index, "Index of the test image to start from")->capture_default_str();
+  app.add_option("--image", image_index, "Index of the test image to start from")
+      ->capture_default_str();
   app.add_option("--dims", dims, "Coordinates of z' to vary (default: the --rows most visible)");
-  app.add_option("--rows", rows, "Coordinates shown when ranking automatically")->check(CLI::PositiveNumber);
+  app.add_option("--rows", rows, "Coordinates shown when ranking automatically")
+      ->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "Values per coordinate")->check(CLI::Range(2, 64));
   app.add_option("--range", range, "Values run over [-range, range]")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "CPU threads (0: OpenMP's default)");
@@ -58,14 +62,19 @@ int main(int argc, char** argv) {
     apps::LoadedAutoencoder ae = apps::load_autoencoder(ae_path, device);
     apps::LoadedFlow flow = apps::load_flow(flow_path, device);
     const int64_t d = flow.model->config().dim;
-    KITE_CHECK(d == ae.model->config().latent_dim, "traverse: flow and autoencoder disagree on the code size");
+    KITE_CHECK(d == ae.model->config().latent_dim,
+               "traverse: flow and autoencoder disagree on the code size");
     const nlohmann::json& config = ae.checkpoint.state.config;
-    const apps::DatasetFlags stored =
-        config.contains("dataset") ? apps::DatasetFlags::from_json(config["dataset"]) : apps::DatasetFlags{};
-    const apps::Datasets sets = apps::load_datasets(apps::override_dataset_flags(app, stored, dataset_flags));
+    const apps::DatasetFlags stored = config.contains("dataset")
+                                          ? apps::DatasetFlags::from_json(config["dataset"])
+                                          : apps::DatasetFlags{};
+    const apps::Datasets sets =
+        apps::load_datasets(apps::override_dataset_flags(app, stored, dataset_flags));
     KITE_CHECK(image_index >= 0 && image_index < sets.test->n,
-               "traverse: --image " << image_index << " is outside the " << sets.test->n << " test images");
-    for (int64_t k : dims) KITE_CHECK(k >= 0 && k < d, "traverse: --dims " << k << " is outside [0, " << d << ")");
+               "traverse: --image " << image_index << " is outside the " << sets.test->n
+                                    << " test images");
+    for (int64_t k : dims)
+      KITE_CHECK(k >= 0 && k < d, "traverse: --dims " << k << " is outside [0, " << d << ")");
 
     NoGradGuard no_grad;
     Tensor image = to_device(data::images_to_tensor(*sets.test, image_index, 1), device);
@@ -103,11 +112,13 @@ int main(int argc, char** argv) {
     std::vector<float> grid;
     for (int64_t k : dims) {
       Tensor decoded = decode_from_flow_space(ae, flow, with_values(k, values));
-      grid.insert(grid.end(), decoded.data_ptr<float>(), decoded.data_ptr<float>() + steps * image_floats);
+      grid.insert(grid.end(), decoded.data_ptr<float>(),
+                  decoded.data_ptr<float>() + steps * image_floats);
     }
-    data::write_image_grid(out, grid.data(), static_cast<int64_t>(dims.size()) * steps, c.image_channels,
-                           c.image_size, c.image_size, steps, 2, 0.5f);
-    std::printf("wrote %s: test image %lld, coordinates", out.c_str(), static_cast<long long>(image_index));
+    data::write_image_grid(out, grid.data(), static_cast<int64_t>(dims.size()) * steps,
+                           c.image_channels, c.image_size, c.image_size, steps, 2, 0.5f);
+    std::printf("wrote %s: test image %lld, coordinates", out.c_str(),
+                static_cast<long long>(image_index));
     for (int64_t k : dims) std::printf(" %lld", static_cast<long long>(k));
     std::printf(" of z', values in [%.2f, %.2f]\n", -range, range);
     return 0;

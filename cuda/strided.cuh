@@ -36,16 +36,16 @@ struct StridedOffsets {
 
   // offsets[k] = operand k's element offset of the element with row-major index `linear`.
   __host__ __device__ __forceinline__ void get(int64_t linear, int64_t (&offsets)[N]) const {
-KITE_DEVICE_UNROLL
+    KITE_DEVICE_UNROLL
     for (int k = 0; k < N; ++k) offsets[k] = 0;
-      // A fixed trip count with an early exit keeps the arrays in registers/constant space
-      // instead of local memory.
-KITE_DEVICE_UNROLL
+    // A fixed trip count with an early exit keeps the arrays in registers/constant space
+    // instead of local memory.
+    KITE_DEVICE_UNROLL
     for (int d = 0; d < kMaxStridedDims; ++d) {
       if (d == dims) break;
       const int64_t index = linear % sizes[d];
       linear /= sizes[d];
-KITE_DEVICE_UNROLL
+      KITE_DEVICE_UNROLL
       for (int k = 0; k < N; ++k) offsets[k] += index * strides[k][d];
     }
   }

@@ -22,14 +22,14 @@ Tensor relu(const Tensor& x) {
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   Tensor out = unary_forward("leaky_relu", UnaryOp::LeakyRelu, {negative_slope, 0.0}, x);
-  autograd::record("leaky_relu", {x}, out,
-                   [x, negative_slope](const Tensor& g, const BackwardContext&) {
-                     // The slope tensor is piecewise constant in x (zero gradient), so it
-                     // is computed without recording; g's gradient still flows through mul.
-                     Tensor slope = unary_forward("leaky_relu_slope", UnaryOp::LeakyReluSlope,
-                                                  {negative_slope, 0.0}, x);
-                     return std::vector<Tensor>{mul(g, slope)};
-                   });
+  autograd::record(
+      "leaky_relu", {x}, out, [x, negative_slope](const Tensor& g, const BackwardContext&) {
+        // The slope tensor is piecewise constant in x (zero gradient), so it
+        // is computed without recording; g's gradient still flows through mul.
+        Tensor slope =
+            unary_forward("leaky_relu_slope", UnaryOp::LeakyReluSlope, {negative_slope, 0.0}, x);
+        return std::vector<Tensor>{mul(g, slope)};
+      });
   return out;
 }
 

@@ -18,33 +18,33 @@ namespace kite {
 // One-input ops. Ops with a scalar take it from UnaryParams::a (and b for clamp's upper
 // bound); the comment gives the formula in terms of x, a and b.
 enum class UnaryOp : uint8_t {
-  Neg,         // -x
-  Exp,         // e^x
-  Log,         // ln x
-  Log1p,       // ln(1 + x)
-  Sqrt,        // sqrt(x)
-  Rsqrt,       // 1 / sqrt(x)
-  Abs,         // |x|
-  Square,      // x * x
-  Sign,        // -1, 0 or 1 (NaN and signed zeros pass through)
-  Relu,        // max(x, 0)
-  LeakyRelu,   // x < 0 ? a * x : x
+  Neg,             // -x
+  Exp,             // e^x
+  Log,             // ln x
+  Log1p,           // ln(1 + x)
+  Sqrt,            // sqrt(x)
+  Rsqrt,           // 1 / sqrt(x)
+  Abs,             // |x|
+  Square,          // x * x
+  Sign,            // -1, 0 or 1 (NaN and signed zeros pass through)
+  Relu,            // max(x, 0)
+  LeakyRelu,       // x < 0 ? a * x : x
   LeakyReluSlope,  // x > 0 ? 1 : a (leaky_relu's derivative, one pass in its backward)
-  Elu,         // x > 0 ? x : a * (e^x - 1)
-  Softplus,    // ln(1 + e^x)
-  Sigmoid,     // 1 / (1 + e^-x)
-  Tanh,        // tanh(x)
-  Clamp,       // x clamped to [a, b] (NaN passes through)
-  PowScalar,   // x^a
-  AddScalar,   // x + a
-  MulScalar,   // x * a
-  DivScalar,   // x / a
-  RsubScalar,  // a - x
-  RdivScalar,  // a / x
-  LtScalar,    // x < a  (0 or 1)
-  LeScalar,    // x <= a
-  GtScalar,    // x > a
-  GeScalar,    // x >= a
+  Elu,             // x > 0 ? x : a * (e^x - 1)
+  Softplus,        // ln(1 + e^x)
+  Sigmoid,         // 1 / (1 + e^-x)
+  Tanh,            // tanh(x)
+  Clamp,           // x clamped to [a, b] (NaN passes through)
+  PowScalar,       // x^a
+  AddScalar,       // x + a
+  MulScalar,       // x * a
+  DivScalar,       // x / a
+  RsubScalar,      // a - x
+  RdivScalar,      // a / x
+  LtScalar,        // x < a  (0 or 1)
+  LeScalar,        // x <= a
+  GtScalar,        // x > a
+  GeScalar,        // x >= a
 };
 
 struct UnaryParams {

@@ -35,7 +35,7 @@ TEST(ProgressBarLog, AnUnfinishedRunEndsWithItsCount) {
     ProgressBar bar("work", 100);
     bar.update(37);  // a new ten-percent step: printed
     bar.update(1);   // the same step: not printed until the end
-  }  // the destructor finishes it
+  }                  // the destructor finishes it
   const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(count_of(log, "\n"), 2) << log;
   EXPECT_EQ(count_of(log, "37/100"), 1) << log;

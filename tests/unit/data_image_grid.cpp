@@ -72,9 +72,8 @@ TEST(DataImageGrid, BadArguments) {
                                       {"columns 0"}));
   test::TempDir dir;
   const std::string path = dir.file("missing/grid.png");
-  EXPECT_TRUE(
-      test::throws_error_with([&] { write_image_grid(path, images.data(), 2, 1, 4, 4, 2, 1); },
-                              {path, "cannot create"}));
+  EXPECT_TRUE(test::throws_error_with(
+      [&] { write_image_grid(path, images.data(), 2, 1, 4, 4, 2, 1); }, {path, "cannot create"}));
 }
 
 }  // namespace

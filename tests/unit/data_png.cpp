@@ -196,8 +196,8 @@ TEST(DataPng, WriteIntoMissingFolder) {
   test::TempDir dir;
   const std::string path = dir.file("no/such/folder/out.png");
   const std::vector<uint8_t> pixels(4 * 4);
-  EXPECT_TRUE(throws_error_with([&] { write_png(path, 1, 4, 4, pixels.data()); },
-                                {path, "cannot create"}));
+  EXPECT_TRUE(
+      throws_error_with([&] { write_png(path, 1, 4, 4, pixels.data()); }, {path, "cannot create"}));
 }
 
 TEST(DataPng, WriteLeavesNoTemporaryFile) {
