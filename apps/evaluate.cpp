@@ -415,7 +415,10 @@ int main(int argc, char** argv) {
                              << "' checkpoint; expected autoencoder, vae or two_stage_vae");
     }
 
-    if (e.generate) e.metrics["temperature"] = temperature;
+    if (e.generate) {
+      e.metrics["temperature"] = temperature;
+      e.metrics["seed"] = flags.seed;  // of the samples
+    }
 
     // FID-FMNIST needs the classifier, 28x28 grey images and a model that samples.
     const bool scores_fid = extractor && e.generate && sets.test->h == 28 && sets.test->c == 1;

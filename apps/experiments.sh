@@ -62,6 +62,7 @@ else
   : "${SHAPES_TRAIN:=20000}" "${SHAPES_TEST:=2000}" "${SHAPES_STEPS:=600}" "${MIG_SAMPLES:=10000}"
   : "${SWEEP:=0,0.001,0.01,0.1,1,10}" "${SWEEP_STEPS:=300}" "${INCEPTION_SAMPLES:=10000}"
 fi
+: "${SEED:=0}"       # seed of every model's training and samples (the classifier keeps its own)
 : "${STAGE1_LR:=1e-3}"  # Adam lr of every stage-1 model (AE, VAEs, shapes runs, sweep)
 : "${STAGE1_SCHEDULE:=constant}"  # their lr schedule: constant or cosine (down to 0 over the run)
 : "${AE_LEARN_GAMMA:=1}"  # 1: the AE rows' stage 1 with train_ae --learn-gamma; 0: plain MSE
@@ -92,15 +93,16 @@ mkdir -p "$OUT/time"
 # Budget: --epochs N, or --steps N when AE_STEPS is set (the quick mode).
 if [[ "${AE_STEPS:-0}" != 0 ]]; then budget=(--steps "$AE_STEPS"); else budget=(--epochs "$AE_EPOCHS"); fi
 data=(--train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT")
-arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE")
+seed=(--seed "$SEED")
+arch=(--channels "$CHANNELS" --latent "$LATENT" --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE" "${seed[@]}")
 shapes=(--dataset shapes --image-size 32 --train-limit "$SHAPES_TRAIN" --test-limit "$SHAPES_TEST")
-shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE" --steps "$SHAPES_STEPS")
+shapes_arch=(--channels "$CHANNELS" --latent 10 --batch "$BATCH" --lr "$STAGE1_LR" --lr-schedule "$STAGE1_SCHEDULE" --steps "$SHAPES_STEPS" "${seed[@]}")
 # Both autoencoders (the table's, the shapes run): the loss that AE_LEARN_GAMMA picks.
 ae_loss=()
 [[ "$AE_LEARN_GAMMA" == 1 ]] && ae_loss=(--learn-gamma)
 # Every flow (ours, its mixture-base variant, the shapes run): the same settings and FLOW_FLAGS.
 read -r -a flow_flags <<< "$FLOW_FLAGS"
-flow_arch=(--epochs "$FLOW_EPOCHS" --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${flow_flags[@]}" "${device_flags[@]}")
+flow_arch=(--epochs "$FLOW_EPOCHS" --blocks "$FLOW_BLOCKS" --hidden "$FLOW_HIDDEN" "${flow_flags[@]}" "${seed[@]}" "${device_flags[@]}")
 
 # timed NAME command...: runs the command and records its wall time in $OUT/time/NAME (s).
 timed() {
@@ -136,7 +138,7 @@ save_samples=()
 [[ $inception == 1 ]] && save_samples=(--save-samples "$INCEPTION_SAMPLES")
 evaluate() {
   "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${save_samples[@]}" \
-    "${device_flags[@]}" "$@"
+    "${seed[@]}" "${device_flags[@]}" "$@"
 }
 json_number() { sed -n "s/^ *\"$2\": \([-0-9.eE+]*\),*\$/\1/p" "$1" | head -n 1; }
 two_decimals() { if [[ -n "$1" ]]; then awk -v f="$1" 'BEGIN { printf "%.2f", f }'; else echo n/a; fi; }
@@ -211,7 +213,7 @@ if [[ "$MIXTURE_COMPONENTS" != 0 ]]; then
     "${flow_arch[@]}" --base-components "$MIXTURE_COMPONENTS"
 fi
 step "Gaussian mixture on the codes"
-timed gmm "$bin/fit_gmm" --codes "$OUT/ae/codes.safetensors" --out "$OUT/gmm" --components "$GMM_COMPONENTS"
+timed gmm "$bin/fit_gmm" --codes "$OUT/ae/codes.safetensors" --out "$OUT/gmm" --components "$GMM_COMPONENTS" "${seed[@]}"
 
 ae_eval=(--checkpoint "$OUT/ae/last.safetensors" --codes "$OUT/ae/codes.safetensors")
 step "evaluate: ours, AE + GMM, AE + Gaussian"
@@ -232,7 +234,7 @@ step "gamma sweep ($SWEEP)"
 } > "$OUT/sweep/sweep_fid.md"
 best_fid=""
 for g in $(for dir in "$OUT"/sweep/gamma_*/; do dir=${dir%/}; echo "${dir##*/gamma_}"; done | sort -g); do
-  "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${device_flags[@]}" \
+  "$bin/evaluate" --classifier "$CLASSIFIER" --samples "$SAMPLES" "${seed[@]}" "${device_flags[@]}" \
     --checkpoint "$OUT/sweep/gamma_$g/last.safetensors" --out "$OUT/eval/sweep_gamma_$g"
   fid=$(json_number "$OUT/eval/sweep_gamma_$g/metrics.json" fid_fmnist)
   echo "| $g | $(two_decimals "$fid") |" \
@@ -261,7 +263,7 @@ vae beta_vae --gamma "$TUNED_GAMMA" --beta "$BETA"
 vae vae_learnt_gamma --learn-gamma
 step "2-stage VAE: stage 2"
 timed two_stage "$bin/train_two_stage" --stage1 "$OUT/vae_learnt_gamma/last.safetensors" --out "$OUT/two_stage" --overwrite \
-  --epochs "$STAGE2_EPOCHS" --hidden "$STAGE2_HIDDEN" "${device_flags[@]}"
+  --epochs "$STAGE2_EPOCHS" --hidden "$STAGE2_HIDDEN" "${seed[@]}" "${device_flags[@]}"
 evaluate_row two_stage --checkpoint "$OUT/two_stage/last.safetensors"
 
 # 5. MIG on synthetic shapes (separate models, same recipe).
@@ -272,20 +274,20 @@ timed shapes_ae "$bin/train_ae" --out "$OUT/shapes/ae" --overwrite "${shapes[@]}
 "$bin/encode" --checkpoint "$OUT/shapes/ae/last.safetensors" --out "$OUT/shapes/ae/codes.safetensors" "${device_flags[@]}"
 "$bin/train_flow" --codes "$OUT/shapes/ae/codes.safetensors" --out "$OUT/shapes/flow" "${flow_arch[@]}"
 "$bin/evaluate" --checkpoint "$OUT/shapes/ae/last.safetensors" --flow "$OUT/shapes/flow/best.safetensors" \
-  --mig --mig-samples "$MIG_SAMPLES" --out "$OUT/eval/shapes_ae" "${device_flags[@]}"
+  --mig --mig-samples "$MIG_SAMPLES" --out "$OUT/eval/shapes_ae" "${seed[@]}" "${device_flags[@]}"
 for spec in "vae:--gamma $TUNED_GAMMA" "beta_vae:--gamma $TUNED_GAMMA --beta $BETA" \
             "vae_gamma_0.5:--gamma 0.5" "vae_learnt_gamma:--learn-gamma"; do
   name=${spec%%:*}
   # shellcheck disable=SC2086
   "$bin/train_vae" --out "$OUT/shapes/$name" --overwrite "${shapes[@]}" "${shapes_arch[@]}" "${device_flags[@]}" ${spec#*:}
   "$bin/evaluate" --checkpoint "$OUT/shapes/$name/last.safetensors" --mig --mig-samples "$MIG_SAMPLES" \
-    --out "$OUT/eval/shapes_$name" "${device_flags[@]}"
+    --out "$OUT/eval/shapes_$name" "${seed[@]}" "${device_flags[@]}"
 done
 
 # 6. The table.
 step "results"
 e="$OUT/eval"
-note="Budget: stage-1 models ${budget[*]} at batch $BATCH and Adam lr $STAGE1_LR ($STAGE1_SCHEDULE schedule; train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks${FLOW_FLAGS:+ ($FLOW_FLAGS)};${ae_loss[*]:+ autoencoder with a learnt gamma (--learn-gamma);}${AE_FLAGS:+ autoencoder $AE_FLAGS;} stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model at the temperature picked from ($TEMPERATURES); MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
+note="Seed $SEED. Budget: stage-1 models ${budget[*]} at batch $BATCH and Adam lr $STAGE1_LR ($STAGE1_SCHEDULE schedule; train limit $TRAIN_LIMIT, 0 = all 60000; test limit $TEST_LIMIT, 0 = all 10000), channels $CHANNELS, latent $LATENT; flow $FLOW_EPOCHS epochs x $FLOW_BLOCKS blocks${FLOW_FLAGS:+ ($FLOW_FLAGS)};${ae_loss[*]:+ autoencoder with a learnt gamma (--learn-gamma);}${AE_FLAGS:+ autoencoder $AE_FLAGS;} stage 2 $STAGE2_EPOCHS epochs; $SAMPLES samples per model at the temperature picked from ($TEMPERATURES); MIG on $MIG_SAMPLES shapes (32x32, latent 10, $SHAPES_STEPS steps). FID-Inception: $INCEPTION_SAMPLES samples per model vs the test set. Training time: wall seconds of the training commands of each row (AE rows include the shared autoencoder). ${device_flags[*]:-cpu}."
 rows=(--row "decoupled AE + i-ResNet, N(0, I) base (ours, the paper's);$e/ours/metrics.json;$(sum_times ae encode flow);$e/shapes_ae/metrics.json;mig_flow")
 if [[ "$MIXTURE_COMPONENTS" != 0 ]]; then
   # No MIG: the shapes run trains the paper's flow only.

@@ -341,6 +341,7 @@ int main(int argc, char** argv) {
                        {"max_sigma", *std::max_element(sigmas.begin(), sigmas.end())},
                        {"coeff", o.coeff},
                        {"base_components", o.base_components},
+                       {"seed", o.seed},
                        {"nats_per_dim_flow_minus_gaussian", test_nll - nll_gaussian}};
       if (dist.is_root()) apps::write_json_file(o.out + "/metrics.json", final_metrics);
       std::printf(

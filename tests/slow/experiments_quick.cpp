@@ -47,9 +47,9 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   const std::string out = ::testing::TempDir() + "/kite_experiments_quick";
   std::filesystem::remove_all(out);
   const std::string log = ::testing::TempDir() + "/kite_experiments_quick.log";
-  // The knobs that pass flags through: AE_FLAGS, FLOW_FLAGS, STAGE1_LR, STAGE1_SCHEDULE.
+  // The knobs that pass flags through: AE_FLAGS, FLOW_FLAGS, STAGE1_LR, STAGE1_SCHEDULE, SEED.
   const std::string command =
-      "SKIP_BUILD=1 TEMPERATURES='0.8 1' STAGE1_LR=2e-3 STAGE1_SCHEDULE=cosine "
+      "SKIP_BUILD=1 SEED=3 TEMPERATURES='0.8 1' STAGE1_LR=2e-3 STAGE1_SCHEDULE=cosine "
       "AE_FLAGS='--latent-noise 0.1' FLOW_FLAGS='--logdet roulette' "
       "KITE_BUILD_DIR=" +
       build.string() + " OUT=" + out + " bash " + (repo / "apps/experiments.sh").string() +
@@ -136,12 +136,12 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   EXPECT_GT(ours["sample_feature_spread_ratio"].get<double>(), 0.0);
   // TEMPERATURES: each row kept the temperature whose samples were nearer the training images.
   EXPECT_TRUE(std::filesystem::exists(out + "/eval/temperatures.md"));
+  auto metrics_of = [&](const std::string& dir) {  // evaluate's metrics.json under eval/
+    std::ifstream file(out + "/eval/" + dir + "/metrics.json");
+    return nlohmann::json::parse(file);
+  };
   for (const char* name :
        {"ours", "ours_mixture", "ae_gmm", "ae_gaussian", "vae_learnt_gamma", "two_stage"}) {
-    auto metrics_of = [&](const std::string& dir) {
-      std::ifstream file(out + "/eval/" + dir + "/metrics.json");
-      return nlohmann::json::parse(file);
-    };
     const nlohmann::json cold = metrics_of(std::string("temperatures/") + name + "/T0.8");
     const nlohmann::json plain = metrics_of(std::string("temperatures/") + name + "/T1");
     EXPECT_EQ(cold["temperature"].get<double>(), 0.8) << name;
@@ -162,10 +162,18 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   EXPECT_LT(ae["gamma"].get<double>(), 1.0);
   EXPECT_EQ(ae["config"]["train"]["lr"].get<double>(), 2e-3);
   EXPECT_EQ(ae["config"]["train"]["lr_schedule"].get<std::string>(), "cosine");
+  // SEED reaches the training and the sampling of every model; check one of each kind.
+  EXPECT_EQ(ae["config"]["seed"].get<int>(), 3);
+  for (const char* model : {"flow", "flow_mixture"}) {
+    std::ifstream file(out + "/" + model + "/metrics.json");
+    EXPECT_EQ(nlohmann::json::parse(file)["seed"].get<int>(), 3) << model;
+  }
+  for (const char* row : {"ours", "ae_gmm", "two_stage"})
+    EXPECT_EQ(metrics_of(row)["seed"].get<int>(), 3) << row;
   const std::string note = results["note"];
   for (const char* part :
-       {"Adam lr 2e-3 (cosine schedule", "--logdet roulette", "autoencoder with a learnt gamma",
-        "autoencoder --latent-noise 0.1", "picked from (0.8 1)"})
+       {"Seed 3.", "Adam lr 2e-3 (cosine schedule", "--logdet roulette",
+        "autoencoder with a learnt gamma", "autoencoder --latent-noise 0.1", "picked from (0.8 1)"})
     EXPECT_NE(note.find(part), std::string::npos) << note;
 }
 
