@@ -19,7 +19,7 @@
 # images, never the test set; eval/temperatures.md lists them all).
 #
 #   apps/experiments.sh --quick            # smoke test: tiny subsets and models, minutes on 2 cores
-#   apps/experiments.sh                    # the full comparison (see apps/README.md for its time)
+#   apps/experiments.sh                    # the full comparison (apps/EXPERIMENTS.md: its time)
 #   apps/experiments.sh --device cuda      # far faster on a GPU
 #   AE_EPOCHS=10 TRAIN_LIMIT=20000 apps/experiments.sh   # other budgets: every knob below is an
 #                                                          # environment variable
