@@ -62,8 +62,9 @@ else
   : "${CLASSIFIER_EPOCHS:=3}" "${CLASSIFIER_LIMIT:=0}"
   : "${SHAPES_TRAIN:=4000}" "${SHAPES_TEST:=500}" "${SHAPES_STEPS:=150}" "${MIG_SAMPLES:=5000}"
   : "${SWEEP:=0,0.001,0.01,0.1,1,10}" "${SWEEP_STEPS:=150}"
-  # FID-Inception is off by default on the CPU: 10,000 samples per row cost about 2.5 hours of
-  # Inception on 2 cores (INCEPTION_SAMPLES=10000 turns it on; on a GPU, minutes).
+  # FID-Inception is off by default (any device): 10,000 samples per row cost about 2.5 hours of
+  # Inception on 2 cores (INCEPTION_SAMPLES=10000 turns it on; a GPU should make that minutes,
+  # not yet measured).
   : "${INCEPTION_SAMPLES:=0}"
 fi
 : "${SEED:=0}"       # seed of every model's training and samples (the classifier keeps its own)
