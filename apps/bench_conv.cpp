@@ -1,5 +1,7 @@
 // bench_conv: time of the convolution layers of the paper's 28x28 autoencoder (and a few
-// other spatial ops) on the CPU, forward alone and forward + backward, in ms and GFLOP/s.
+// other spatial ops) on the CPU or a GPU, forward alone and forward + backward, in ms and
+// GFLOP/s. On a GPU each call is timed with CUDA events on kite's stream
+// (apps/common/device_timer.h), so the time is the device's, launches included.
 //
 // Layers (batch 64 by default, float32): every distinct conv of the 28x28 autoencoder with
 // channels (64, 128) (encoder conv5x5 1->64, residual blocks of 3x3 convs and 1x1 "expand"
@@ -15,15 +17,15 @@
 // same again per gradient.
 //
 // With --json FILE the layer list and the timings are written as JSON, which
-// apps/bench/compare_pytorch.py reads to time the same layers in PyTorch and print the ratio.
+// apps/bench/compare_pytorch.py reads to time the same layers in PyTorch and print the ratio
+// (on the same device: it passes --device along).
 //
 // Usage: bench_conv [--batch 64] [--repeats 7] [--threads N] [--only substring] [--json FILE]
-//                   [--stat median|best] [--clock wall|cpu] [--list]
+//                   [--stat median|best] [--clock wall|cpu] [--list] [--device cpu|cuda[:N]]
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -33,7 +35,9 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/device_timer.h"
 #include "apps/common/main.h"
+#include "apps/common/training.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "ops/conv.h"
@@ -46,7 +50,6 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using kite::Tensor;
 
 struct Layer {
@@ -138,21 +141,24 @@ double cpu_clock_ms() {
   return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
 }
 
-bool use_cpu_clock = false;  // --clock cpu
-
-double now_ms() {
-  if (use_cpu_clock) return cpu_clock_ms();
-  return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
-}
+bool use_cpu_clock = false;  // --clock cpu (CPU only)
 
 // Milliseconds of fn: the median (or best) of `repeats` timed calls after one warm-up call.
-double time_ms(const std::function<void()>& fn, int repeats, bool best) {
+// The wall clock on the CPU and CUDA events on a GPU (DeviceTimer), or the process CPU time.
+double time_ms(const std::function<void()>& fn, int repeats, bool best, kite::Device device) {
   fn();
+  kite::apps::DeviceTimer timer(device);
   std::vector<double> ms;
   for (int r = 0; r < repeats; ++r) {
-    const double start = now_ms();
-    fn();
-    ms.push_back(now_ms() - start);
+    if (use_cpu_clock) {
+      const double start = cpu_clock_ms();
+      fn();
+      ms.push_back(cpu_clock_ms() - start);
+    } else {
+      timer.start();
+      fn();
+      ms.push_back(timer.stop_ms());
+    }
   }
   std::sort(ms.begin(), ms.end());
   return best ? ms.front() : ms[ms.size() / 2];
@@ -162,24 +168,28 @@ struct Timing {
   double forward_ms = 0, train_ms = 0;  // train: forward + backward
 };
 
-Timing time_layer(const Layer& l, int repeats, bool best) {
+Timing time_layer(const Layer& l, int repeats, bool best, kite::Device device) {
+  // Drawn on the CPU and moved, so that every device times the same numbers.
   kite::Generator gen(1);
-  const Tensor x = kite::randn(l.input, kite::DType::Float32, kite::Device::cpu(), &gen);
+  const auto random = [&](const kite::Shape& shape) {
+    return kite::to_device(kite::randn(shape, kite::DType::Float32, kite::Device::cpu(), &gen),
+                           device);
+  };
+  const Tensor x = random(l.input);
   Tensor w, b;
   if (l.kind == "conv2d") {
-    w = kite::randn({l.out_channels, l.input[1], l.kernel, l.kernel}, kite::DType::Float32,
-                    kite::Device::cpu(), &gen);
-    if (l.out_channels == 1) b = kite::randn({1}, kite::DType::Float32, kite::Device::cpu(), &gen);
+    w = random({l.out_channels, l.input[1], l.kernel, l.kernel});
+    if (l.out_channels == 1) b = random({1});
   } else if (l.kind == "batch_norm" || l.kind == "group_norm" || l.kind == "layer_norm") {
     const int64_t c = l.kind == "layer_norm" ? l.input.back() : l.input[1];
-    w = kite::randn({c}, kite::DType::Float32, kite::Device::cpu(), &gen);
-    b = kite::randn({c}, kite::DType::Float32, kite::Device::cpu(), &gen);
+    w = random({c});
+    b = random({c});
   }
   const auto op = op_of(l);
   Timing t;
   {
     kite::NoGradGuard no_grad;
-    t.forward_ms = time_ms([&] { op(x, w, b); }, repeats, best);
+    t.forward_ms = time_ms([&] { op(x, w, b); }, repeats, best, device);
   }
   const Tensor xg = x.detach().set_requires_grad(l.input_grad);
   const Tensor wg = w.defined() ? w.detach().set_requires_grad(true) : Tensor();
@@ -187,7 +197,7 @@ Timing time_layer(const Layer& l, int repeats, bool best) {
   Tensor grad_out;
   {
     kite::NoGradGuard no_grad;
-    grad_out = kite::randn(op(x, w, b).shape(), kite::DType::Float32, kite::Device::cpu(), &gen);
+    grad_out = random(op(x, w, b).shape());
   }
   t.train_ms = time_ms(
       [&] {
@@ -197,7 +207,7 @@ Timing time_layer(const Layer& l, int repeats, bool best) {
         const Tensor y = op(xg, wg, bg);
         kite::autograd::grad({y}, params, {grad_out});
       },
-      repeats, best);
+      repeats, best, device);
   return t;
 }
 
@@ -210,7 +220,7 @@ std::string fmt(const char* format, double v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bench_conv: CPU time of the autoencoder's conv layers and other spatial ops"};
+  CLI::App app{"bench_conv: time of the autoencoder's conv layers and other spatial ops"};
   int64_t batch = 64;
   int repeats = 7;
   int threads = 0;
@@ -228,13 +238,24 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"wall", "cpu"}));
   bool list_only = false;
   app.add_flag("--list", list_only, "time nothing: only write the layer list (with --json)");
+  std::string device_text = "cpu";
+  kite::apps::add_device_flag(app, device_text);
   return kite::apps::run_main(app, argc, argv, [&] {
+    const kite::Device device = kite::apps::resolve_device(device_text);
+    KITE_CHECK(
+        device.is_cpu() || clock == "wall",
+        "bench_conv: --clock cpu times the host's CPU; on " << device.str() << " use --clock wall");
     const int used_threads = kite::apps::configure_threads(threads);
     use_cpu_clock = clock == "cpu";
-    std::printf(
-        "bench_conv: batch %lld, float32, %d threads, gemm kernel %s, %s of %d calls, %s time\n\n",
-        static_cast<long long>(batch), used_threads, kite::cpu::gemm_kernel_name<float>(),
-        stat.c_str(), repeats, clock.c_str());
+    if (device.is_cpu())
+      std::printf(
+          "bench_conv: cpu, batch %lld, float32, %d threads, gemm kernel %s, %s of %d "
+          "calls, %s time\n\n",
+          static_cast<long long>(batch), used_threads, kite::cpu::gemm_kernel_name<float>(),
+          stat.c_str(), repeats, clock.c_str());
+    else
+      std::printf("bench_conv: %s, batch %lld, float32, %s of %d calls, CUDA events\n\n",
+                  device.str().c_str(), static_cast<long long>(batch), stat.c_str(), repeats);
     std::printf(
         "| layer | input | fwd ms | fwd GFLOP/s | fwd+bwd ms | fwd+bwd GFLOP/s | count |\n");
     std::printf("|---|---|---:|---:|---:|---:|---:|\n");
@@ -242,7 +263,7 @@ int main(int argc, char** argv) {
     double stack_forward = 0, stack_train = 0, stack_flops_f = 0, stack_flops_t = 0;
     for (const Layer& l : layers(batch)) {
       if (!only.empty() && l.name.find(only) == std::string::npos) continue;
-      const Timing t = list_only ? Timing{} : time_layer(l, repeats, stat == "best");
+      const Timing t = list_only ? Timing{} : time_layer(l, repeats, stat == "best", device);
       std::string gf = "-", gt = "-";
       if (l.kind == "conv2d") {
         const double f = conv_flops(l), ft = f * (l.input_grad ? 3 : 2);
@@ -274,14 +295,16 @@ int main(int argc, char** argv) {
           "| **AE conv stack** (count x time) | batch %lld | %.2f | %.1f | %.2f | %.1f | |\n",
           static_cast<long long>(batch), stack_forward, stack_flops_f / stack_forward / 1e6,
           stack_train, stack_flops_t / stack_train / 1e6);
-    std::printf("\nim2col workspace peak: %.2f MiB per thread (limit %.2f MiB)\n",
-                kite::cpu::conv_workspace_peak_bytes() / 1048576.0,
-                kite::cpu::kConvWorkspaceLimitBytes / 1048576.0);
+    if (device.is_cpu())
+      std::printf("\nim2col workspace peak: %.2f MiB per thread (limit %.2f MiB)\n",
+                  kite::cpu::conv_workspace_peak_bytes() / 1048576.0,
+                  kite::cpu::kConvWorkspaceLimitBytes / 1048576.0);
     if (!json_path.empty()) {
       std::ofstream file(json_path);
       KITE_CHECK(file, "bench_conv: cannot write " << json_path);
       file << nlohmann::json{{"batch", batch}, {"threads", used_threads}, {"stat", stat},
-                             {"clock", clock}, {"repeats", repeats},      {"layers", out}}
+                             {"clock", clock}, {"repeats", repeats},      {"device", device.str()},
+                             {"layers", out}}
                   .dump(1)
            << "\n";
     }

@@ -1,12 +1,18 @@
-// bench_gemm: GFLOP/s of the engine's CPU GEMM (kite::cpu::gemm), side by side with OpenBLAS.
+// bench_gemm: GFLOP/s of the engine's CPU GEMM (kite::cpu::gemm), side by side with OpenBLAS;
+// with --device cuda, the engine's matmul on a GPU side by side with a bare cuBLAS call.
 //
 // OpenBLAS is optional and never linked: it is dlopen'ed at run time ("libopenblas.so.0", then
 // "libopenblas.so") and only used as a yardstick and as a reference for the results. Without
 // it the table shows "-" and results are checked against a naive sum on sampled entries.
 //
+// On a GPU the engine's side is the public op, kite::matmul, as a model calls it (dispatch,
+// the output from the caching allocator, cuBLAS through cuda/blas.h); the yardstick is
+// cublasSgemm / cublasDgemm called directly on the same operands, stream and math mode (TF32
+// off unless --tf32). The CUDA back end's target is the op within 5% of the bare call.
+//
 // Usage: bench_gemm [--threads 1,2] [--sizes 256,1024,64x1024x1024] [--dtype f32|f64|both]
 //                   [--trans nn,nt,tn,tt] [--reps N] [--stat best|median] [--clock wall|cpu]
-//                   [--kernel auto|avx512|avx2|generic] [--device cpu]
+//                   [--kernel auto|avx512|avx2|generic] [--device cpu|cuda[:N]] [--tf32]
 // A size is N (square) or MxNxK (C is MxN, the depth is K). Output is a markdown table.
 //
 // Note: OpenBLAS honours OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE from the environment, which can
@@ -27,11 +33,25 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
+#include "apps/common/device_timer.h"
+#include "apps/common/training.h"
 #include "engine/error.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/gemm_kernel.h"
+#include "ops/factory.h"
+#include "ops/linalg.h"
+#include "ops/shape_ops.h"
+
+#if defined(KITE_WITH_CUDA)
+#include <cublas_v2.h>
+
+#include "cuda/blas.h"
+#include "cuda/check.h"
+#include "cuda/stream.h"
+#endif
 
 namespace {
 
@@ -343,6 +363,158 @@ void print_row(const Row& r, double core_peak) {
             << " | " << (blas ? fmt("%.1e", r.blas_err_vs_naive) : "-") << " |\n";
 }
 
+#if defined(KITE_WITH_CUDA)
+// ---------------------------------------------------------------------------------------------
+// --device cuda: kite::matmul next to a bare cuBLAS call.
+
+// A cuBLAS handle of our own, used the way a program using cuBLAS directly would.
+class BareCublas {
+ public:
+  BareCublas() { CUBLAS_CHECK(cublasCreate(&handle_)); }
+  ~BareCublas() { cublasDestroy(handle_); }
+  BareCublas(const BareCublas&) = delete;
+  BareCublas& operator=(const BareCublas&) = delete;
+
+  // Row-major C (m x n) = op(A) op(B), as the column-major C^T = op(B)^T op(A)^T (cuda/blas.h).
+  template <class T>
+  void gemm(bool ta, bool tb, int m, int n, int k, const T* a, const T* b, T* c, bool tf32) {
+    CUBLAS_CHECK(cublasSetStream(handle_, kite::cuda::current_stream()));
+    CUBLAS_CHECK(
+        cublasSetMathMode(handle_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    const T one = 1, zero = 0;
+    const int lda = ta ? m : k, ldb = tb ? k : n;
+    const cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if constexpr (std::is_same_v<T, float>)
+      CUBLAS_CHECK(cublasSgemm(handle_, op_b, op_a, n, m, k, &one, b, ldb, a, lda, &zero, c, n));
+    else
+      CUBLAS_CHECK(cublasDgemm(handle_, op_b, op_a, n, m, k, &one, b, ldb, a, lda, &zero, c, n));
+  }
+
+ private:
+  cublasHandle_t handle_ = nullptr;
+};
+
+struct CudaRow {
+  std::string dtype, trans;
+  Shape shape;
+  double kite_ms, cublas_ms;
+  double err_vs_cublas, err_vs_naive;
+};
+
+// Each side runs in batches of `reps` calls timed with CUDA events (the mean call of a batch);
+// batches alternate for three rounds, and each side keeps its fastest (--stat best) or median
+// batch.
+template <class T>
+CudaRow bench_cuda_case(BareCublas& bare, bool ta, bool tb, Shape s, kite::Device device,
+                        const TimingSettings& timing, bool tf32) {
+  using kite::Tensor;
+  const kite::DType dtype = sizeof(T) == 4 ? kite::DType::Float32 : kite::DType::Float64;
+  kite::Generator generator(42);
+  const auto random = [&](int64_t rows, int64_t cols) {
+    return kite::to_device(kite::randn({rows, cols}, dtype, kite::Device::cpu(), &generator),
+                           device);
+  };
+  const Tensor a = ta ? random(s.k, s.m) : random(s.m, s.k);  // as stored
+  const Tensor b = tb ? random(s.n, s.k) : random(s.k, s.n);
+  const Tensor op_a = ta ? kite::transpose(a, 0, 1) : a, op_b = tb ? kite::transpose(b, 0, 1) : b;
+  const Tensor c_bare = Tensor::empty({s.m, s.n}, dtype, device);
+  Tensor c_kite;
+  const auto run_kite = [&] { c_kite = kite::matmul(op_a, op_b); };
+  const auto run_bare = [&] {
+    bare.gemm<T>(ta, tb, int(s.m), int(s.n), int(s.k), a.data_ptr<T>(), b.data_ptr<T>(),
+                 c_bare.data_ptr<T>(), tf32);
+  };
+
+  kite::apps::DeviceTimer timer(device);
+  const auto batch_ms = [&](auto&& call, int reps) {
+    timer.start();
+    for (int r = 0; r < reps; ++r) call();
+    return timer.stop_ms() / reps;
+  };
+  // Warm-up: the handles, the caching allocator's block, cuBLAS's choice of kernel.
+  batch_ms(run_kite, 2);
+  const double first_ms = std::max(batch_ms(run_bare, 2), 1e-4);
+  const int reps = timing.reps > 0 ? timing.reps : std::clamp(int(20.0 / first_ms), 3, 1000);
+  std::vector<double> kite_times, bare_times;
+  for (int round = 0; round < 3; ++round) {
+    kite_times.push_back(batch_ms(run_kite, reps));
+    bare_times.push_back(batch_ms(run_bare, reps));
+  }
+
+  const Tensor a_host = kite::to_device(a, kite::Device::cpu());
+  const Tensor b_host = kite::to_device(b, kite::Device::cpu());
+  const Tensor kite_host = kite::to_device(c_kite, kite::Device::cpu());
+  const Tensor bare_host = kite::to_device(c_bare, kite::Device::cpu());
+  const T* kite_c = kite_host.data_ptr<T>();
+  const T* bare_c = bare_host.data_ptr<T>();
+  double err_vs_cublas = 0;
+  for (int64_t i = 0; i < s.m * s.n; ++i)
+    err_vs_cublas = std::max(err_vs_cublas, double(std::fabs(kite_c[i] - bare_c[i])));
+  std::mt19937_64 sample_rng(7);
+  const double err_vs_naive =
+      sampled_error(ta, tb, s, a_host.data_ptr<T>(), ta ? s.m : s.k, b_host.data_ptr<T>(),
+                    tb ? s.k : s.n, kite_c, s.n, sample_rng);
+  return {sizeof(T) == 4 ? "f32" : "f64",
+          std::string(ta ? "t" : "n") + (tb ? "t" : "n"),
+          s,
+          summarize(kite_times, timing.stat),
+          summarize(bare_times, timing.stat),
+          err_vs_cublas,
+          err_vs_naive};
+}
+
+int run_cuda(kite::Device device, const std::vector<Shape>& shapes, const std::string& dtype,
+             const std::vector<std::string>& transposes, const TimingSettings& timing, bool tf32) {
+  kite::cuda::set_allow_tf32(tf32);
+  BareCublas bare;
+  std::cout << "# bench_gemm on " << device.str() << "\n\n"
+            << "- kite: kite::matmul (the op); cuBLAS: cublasSgemm/cublasDgemm on the same "
+               "operands and stream\n"
+            << "- float32 math: " << (tf32 ? "TF32 tensor cores (--tf32)" : "full float32")
+            << "\n- time per case: " << timing.stat
+            << " of 3 alternating batches, each the mean call of a batch timed with CUDA events\n\n"
+            << "| dtype | op | MxNxK | kite ms | cuBLAS ms | kite TFLOP/s | cuBLAS TFLOP/s | "
+               "kite/cuBLAS time | max abs kite-cuBLAS | max abs kite-naive |\n"
+            << "|---|---|---|---|---|---|---|---|---|---|\n";
+  double worst = 0;
+  std::string worst_case;
+  int within = 0, timed = 0;
+  for (const std::string& dt : {std::string("f32"), std::string("f64")}) {
+    if (dtype != "both" && dtype != dt) continue;
+    for (const std::string& tr : transposes) {
+      for (const Shape& s : shapes) {
+        const bool ta = tr[0] == 't', tb = tr[1] == 't';
+        const CudaRow r = dt == "f32"
+                              ? bench_cuda_case<float>(bare, ta, tb, s, device, timing, tf32)
+                              : bench_cuda_case<double>(bare, ta, tb, s, device, timing, tf32);
+        const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
+        const std::string shape =
+            std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
+        const double ratio = r.kite_ms / r.cublas_ms;
+        std::cout << "| " << r.dtype << " | " << r.trans << " | " << shape << " | "
+                  << fmt("%.4f", r.kite_ms) << " | " << fmt("%.4f", r.cublas_ms) << " | "
+                  << fmt("%.2f", flops / r.kite_ms * 1e-9) << " | "
+                  << fmt("%.2f", flops / r.cublas_ms * 1e-9) << " | " << fmt("%.3f", ratio) << " | "
+                  << fmt("%.1e", r.err_vs_cublas) << " | " << fmt("%.1e", r.err_vs_naive) << " |\n";
+        std::cout.flush();
+        if (flops == 0) continue;
+        ++timed;
+        if (ratio <= 1.05) ++within;
+        if (ratio > worst) {
+          worst = ratio;
+          worst_case = r.dtype + " " + r.trans + " " + shape;
+        }
+      }
+    }
+  }
+  if (timed > 0)
+    std::cout << "\ntarget (kite/cuBLAS time <= 1.05): met for " << within << " of " << timed
+              << " cases; worst " << fmt("%.3f", worst) << " (" << worst_case << ")\n";
+  return 0;
+}
+#endif  // KITE_WITH_CUDA
+
 int run(int argc, char** argv) {
   CLI::App app{"bench_gemm: GFLOP/s of kite's CPU GEMM next to OpenBLAS (markdown table)"};
   std::vector<int> thread_counts{1, 2};
@@ -367,14 +539,35 @@ int run(int argc, char** argv) {
                  "wall, or cpu (the thread's CPU time: robust on a busy machine, 1 thread only)")
       ->check(CLI::IsMember({"wall", "cpu"}));
   app.add_option("--kernel", kernel_name, "micro-kernel: auto, avx512, avx2 or generic");
-  // A later issue adds "cuda" (cuBLAS as the peer); the CPU path is the only one for now.
-  app.add_option("--device", device, "where to run: cpu")->check(CLI::IsMember({"cpu"}));
+  kite::apps::add_device_flag(app, device);
+  bool tf32 = false;
+  app.add_flag("--tf32", tf32, "GPU float32 products on TF32 tensor cores (both sides)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  const kite::Device where = kite::apps::resolve_device(device);
+  if (where.is_cuda()) {
+    KITE_CHECK(clock == "wall",
+               "bench_gemm: --clock cpu times the host's CPU; on a GPU use --clock wall");
+    // The GPU's own default shapes: large squares, the autoencoder's largest conv as a GEMM
+    // (im2col rows x out channels x 3x3x128), and a matrix-vector product.
+    if (app.count("--sizes") == 0)
+      sizes = {"256", "1024", "4096", "8192", "12544x128x1152", "1x4096x4096"};
+    std::vector<Shape> gpu_shapes;
+    try {
+      for (const std::string& text : sizes) gpu_shapes.push_back(parse_shape(text));
+    } catch (const kite::Error& e) {
+      std::cerr << e.what() << "\n";
+      return 2;
+    }
+#if defined(KITE_WITH_CUDA)
+    return run_cuda(where, gpu_shapes, dtype, transposes, timing, tf32);
+#endif
+  }
+  KITE_CHECK(!tf32, "bench_gemm: --tf32 is for --device cuda");
 
   // Flag values are checked here too; a bad one exits with 2 like a parse error.
   std::vector<Shape> shapes;

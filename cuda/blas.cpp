@@ -42,6 +42,20 @@ cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation
                                    beta, c, ldc, stride_c, batch);
 }
 
+// One matrix: the plain GEMM, the call a user of cuBLAS would make (bench_gemm compares the
+// engine's matmul with it), rather than a batch of one.
+cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                         int k, const float* alpha, const float* a, int lda, const float* b,
+                         int ldb, const float* beta, float* c, int ldc) {
+  return cublasSgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                         int k, const double* alpha, const double* a, int lda, const double* b,
+                         int ldb, const double* beta, double* c, int ldc) {
+  return cublasDgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 }  // namespace
 
 void set_allow_tf32(bool allow) { tf32_allowed.store(allow); }
@@ -76,6 +90,11 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
   const int cm = checked_int(n, "N"), cn = checked_int(m, "M"), ck = checked_int(k, "K");
   const int ld_b = checked_int(ldb, "ldb"), ld_a = checked_int(lda, "lda");
   const int ld_c = checked_int(ldc, "ldc");
+  if (batch == 1) {
+    CUBLAS_CHECK(
+        call_gemm(handle, op_b, op_a, cm, cn, ck, &alpha, b, ld_b, a, ld_a, &beta, c, ld_c));
+    return;
+  }
   for (int64_t first = 0; first < batch; first += kMaxBatchPerCall) {
     const int count = static_cast<int>(std::min(kMaxBatchPerCall, batch - first));
     CUBLAS_CHECK(call_gemm(handle, op_b, op_a, cm, cn, ck, &alpha, b + first * stride_b, ld_b,

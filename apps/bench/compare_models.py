@@ -13,8 +13,11 @@ script is optional and never needed by the build or the tests):
            analytic Jacobian of each block (torch.linalg.slogdet), Adam, clipping.
 
 It runs bench_models with the same thread count and prints both and the ratio kite/PyTorch.
+With --device cuda both run on the GPU (each step ends with a synchronize, as in
+bench_models) and PyTorch's TF32 is off, as kite's is by default; use a python3 whose torch
+has CUDA.
 
-  apps/bench/compare_models.py --bench build/apps/bench_models --threads 2
+  apps/bench/compare_models.py --bench build/apps/bench_models --threads 2 [--device cuda]
 """
 import argparse
 import json
@@ -97,7 +100,7 @@ class Block(nn.Module):
             step = w.unsqueeze(0) * d.unsqueeze(1)  # W diag(d) per sample: [B, out, in]
             jac = step if jac is None else torch.bmm(step, jac)
             h = F.linear(a, w, layer.linear.bias)
-        eye = torch.eye(x.shape[1]).expand_as(jac)
+        eye = torch.eye(x.shape[1], device=x.device).expand_as(jac)
         logdet = logdet + torch.linalg.slogdet(eye + jac)[1]
         return x + h, logdet
 
@@ -108,7 +111,7 @@ class Flow(nn.Module):
         self.blocks = nn.ModuleList([Block(dim, hidden, coeff) for _ in range(blocks)])
 
     def nll_per_dim(self, x):
-        total = torch.zeros(x.shape[0])
+        total = torch.zeros(x.shape[0], device=x.device)
         for block in self.blocks:
             x, logdet = block(x)
             total = total + logdet
@@ -116,13 +119,20 @@ class Flow(nn.Module):
         return -(log_pz + total).mean() / x.shape[1]
 
 
-def time_steps(step, warmup, steps):
+def synchronize(device):
+    if device != "cpu":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(step, warmup, steps, device):
     for _ in range(warmup):
         step()
     wall, cpu = [], []
     for _ in range(steps):
+        synchronize(device)
         c0, t0 = time.process_time(), time.perf_counter()
         step()
+        synchronize(device)
         wall.append(1e3 * (time.perf_counter() - t0))
         cpu.append(1e3 * (time.process_time() - c0))
     wall_sorted = sorted(wall)
@@ -133,26 +143,29 @@ def time_steps(step, warmup, steps):
 
 def torch_stage(stage, args):
     torch.manual_seed(0)
+    if args.device != "cpu":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     if stage == "ae":
-        model = autoencoder()
+        model = autoencoder().to(args.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
-        x = torch.rand(args.ae_batch, 1, 28, 28)
+        x = torch.rand(args.ae_batch, 1, 28, 28).to(args.device)
 
         def step():
             optimizer.zero_grad()
             F.mse_loss(model(x), x).backward()
             optimizer.step()
     else:
-        model = Flow()
+        model = Flow().to(args.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-        x = torch.randn(args.flow_batch, 32)
+        x = torch.randn(args.flow_batch, 32).to(args.device)
 
         def step():
             optimizer.zero_grad()
             model.nll_per_dim(x).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             optimizer.step()
-    return time_steps(step, args.warmup, args.steps)
+    return time_steps(step, args.warmup, args.steps, args.device)
 
 
 def main():
@@ -164,6 +177,7 @@ def main():
     parser.add_argument("--ae-batch", type=int, default=64)
     parser.add_argument("--flow-batch", type=int, default=256)
     parser.add_argument("--only", choices=["ae", "flow"])
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N (both sides)")
     parser.add_argument("--torch-stage", choices=["ae", "flow"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -176,7 +190,7 @@ def main():
         child = subprocess.run([sys.executable, __file__, "--torch-stage", stage,
                                 "--threads", str(args.threads), "--warmup", str(args.warmup),
                                 "--steps", str(args.steps), "--ae-batch", str(args.ae_batch),
-                                "--flow-batch", str(args.flow_batch)],
+                                "--flow-batch", str(args.flow_batch), "--device", args.device],
                                check=True, capture_output=True, text=True)
         torch_results[stage] = json.loads(child.stdout.strip().splitlines()[-1])
     kite_results = {}
@@ -186,10 +200,12 @@ def main():
                 subprocess.run([args.bench, "--threads", str(args.threads), "--only", stage,
                                 "--warmup", str(args.warmup), "--steps", str(args.steps),
                                 "--ae-batch", str(args.ae_batch),
-                                "--flow-batch", str(args.flow_batch), "--json", out.name],
+                                "--flow-batch", str(args.flow_batch), "--json", out.name,
+                                "--device", args.device],
                                check=True, capture_output=True)
                 kite_results[stage] = json.load(open(out.name))[stage]
-    print(f"threads {args.threads}, {args.steps} timed steps after {args.warmup} warm-up")
+    print(f"{args.device}, threads {args.threads}, {args.steps} timed steps after {args.warmup} "
+          "warm-up")
     print(f"{'stage':6} {'':8} {'median ms':>10} {'best ms':>9} {'CPU ms':>9} {'peak RSS MiB':>13}")
     for stage in stages:
         rows = [("pytorch", torch_results[stage])]

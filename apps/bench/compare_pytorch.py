@@ -9,6 +9,12 @@ that a machine whose load changes during the run treats both alike.
 Usage:
   apps/bench/compare_pytorch.py --bench build/apps/bench_conv [--threads 2] [--repeats 7]
                                 [--batch 64] [--stat median|best] [--clock wall|cpu] [--only TEXT]
+                                [--device cpu|cuda]
+
+With --device cuda both sides run on the GPU and are timed with CUDA events (kite's on its
+stream, PyTorch's on its current stream); PyTorch's TF32 is switched off for convolutions and
+matrix products, since kite's float32 is full float32 unless asked otherwise. Any python3 with
+a CUDA build of torch will do (the GPU machine's own, not Debian's).
 
 On a machine shared with other work, wall times measure the scheduler as much as the code;
 --clock cpu compares process CPU time instead (exact for one thread; with several threads it
@@ -50,35 +56,48 @@ def op_of(layer):
 
 
 CLOCK = time.perf_counter  # or time.process_time with --clock cpu
+DEVICE = "cpu"
 
 
 def time_ms(fn, repeats, best):
     fn()
     ms = []
     for _ in range(repeats):
-        start = CLOCK()
-        fn()
-        ms.append((CLOCK() - start) * 1e3)
+        if DEVICE == "cpu":
+            start = CLOCK()
+            fn()
+            ms.append((CLOCK() - start) * 1e3)
+        else:
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            stop.record()
+            stop.synchronize()
+            ms.append(start.elapsed_time(stop))
     return min(ms) if best else statistics.median(ms)
 
 
 def time_torch(layer, repeats, best):
     torch.manual_seed(1)
-    x = torch.randn(*layer["input"])
+
+    def randn(*shape):
+        return torch.randn(*shape).to(DEVICE)
+
+    x = randn(*layer["input"])
     n, c = layer["input"][0], layer["input"][1]
     w = b = None
     if layer["kind"] == "conv2d":
         k = layer["kernel"]
-        w = torch.randn(layer["out_channels"], c, k, k)
+        w = randn(layer["out_channels"], c, k, k)
         if layer["bias"]:
-            b = torch.randn(layer["out_channels"])
+            b = randn(layer["out_channels"])
     elif layer["kind"] in ("batch_norm", "group_norm", "layer_norm"):
         d = layer["input"][-1] if layer["kind"] == "layer_norm" else c
-        w, b = torch.randn(d), torch.randn(d)
+        w, b = randn(d), randn(d)
     op = op_of(layer)
     with torch.no_grad():
         forward = time_ms(lambda: op(x, w, b), repeats, best)
-        grad_out = torch.randn(op(x, w, b).shape)
+        grad_out = randn(*op(x, w, b).shape)
     xg = x.clone().requires_grad_(layer["input_grad"])
     wg = w.clone().requires_grad_(True) if w is not None else None
     bg = b.clone().requires_grad_(True) if b is not None else None
@@ -95,7 +114,7 @@ def run_kite(args, only):
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         cmd = [args.bench, "--json", f.name, "--repeats", str(args.repeats), "--batch",
                str(args.batch), "--stat", args.stat, "--threads", str(args.threads),
-               "--clock", args.clock]
+               "--clock", args.clock, "--device", args.device]
         if only:
             cmd += ["--only", only]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -112,14 +131,28 @@ def main():
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall time, or process CPU time of all threads (for busy machines)")
     parser.add_argument("--only", default="", help="only layers whose name contains this text")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N (both sides)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    global CLOCK
+    global CLOCK, DEVICE
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    DEVICE = args.device
+    if DEVICE != "cpu":
+        if not torch.cuda.is_available():
+            sys.exit(f"compare_pytorch.py: --device {DEVICE}, but this torch sees no GPU")
+        if args.clock != "wall":
+            sys.exit("compare_pytorch.py: --clock cpu times the host; on a GPU use --clock wall")
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.cuda.set_device(torch.device(DEVICE))
+        where = (f"{torch.cuda.get_device_name()}, cuDNN {torch.backends.cudnn.version()}, "
+                 f"TF32 off, CUDA events")
+    else:
+        where = (f"mkldnn {torch.backends.mkldnn.is_available()}, {args.threads} threads, "
+                 f"{args.clock} time")
 
-    print(f"PyTorch {torch.__version__} (mkldnn {torch.backends.mkldnn.is_available()}), "
-          f"{args.threads} threads, {args.stat} of {args.repeats} calls, {args.clock} time, load average "
-          f"{os.getloadavg()[0]:.1f}\n")
+    print(f"PyTorch {torch.__version__} on {DEVICE} ({where}), {args.stat} of {args.repeats} "
+          f"calls, load average {os.getloadavg()[0]:.1f}\n")
     print("| layer | kite fwd ms | torch fwd ms | fwd ratio | kite fwd+bwd ms | "
           "torch fwd+bwd ms | fwd+bwd ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")

@@ -1,0 +1,101 @@
+// End to end: the benchmarks bench_ops, bench_gemm and bench_conv on tiny sizes. On the CPU
+// each prints its table and exits 0. With --device cuda each either runs on the GPU (a machine
+// with one: the GPU rows and the targets line) or, without a GPU, stops at once with a one-line
+// error naming the device and exit code 1. Bad flags exit 2. The binaries are found next to
+// this test's build folder; the test skips, saying so, when they have not been built.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "run_binary.h"
+
+namespace kite {
+namespace {
+
+using test_support::Result;
+
+bool gpu_present() {
+  return has_backend(DeviceType::CUDA) && backend_for(DeviceType::CUDA).device_count() > 0;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A run with --device cuda: with a GPU it succeeds and prints `expected`; without one it exits 1
+// and stderr is one line that names the device flag.
+void expect_gpu_rows_or_refusal(const Result& r, const std::vector<std::string>& expected) {
+  if (gpu_present()) {
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const std::string& text : expected)
+      EXPECT_TRUE(contains(r.out, text)) << text << "\n" << r.out;
+    return;
+  }
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "--device cuda")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+class BenchOps : public test_support::AppTest {
+ protected:
+  BenchOps() : AppTest("bench_ops") {}
+};
+
+TEST_F(BenchOps, CpuTableAndCudaRowsOrAOneLineRefusal) {
+  const Result cpu = run({"--sizes", "4K", "--threads", "1", "--reps", "2"});
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  for (const char* row : {"| memcpy | 4096 | 1 |", "| add op |", "| exp kernel |", "| sum op |"})
+    EXPECT_TRUE(contains(cpu.out, row)) << row << " missing from\n" << cpu.out;
+
+  expect_gpu_rows_or_refusal(
+      run({"--sizes", "64K", "--reps", "2", "--device", "cuda"}),
+      {"| copy (cudaMemcpyAsync) | 65536 | - |", "targets at 65536 elements: add op"});
+  EXPECT_EQ(run({"--sizes", "12Q"}).exit_code, 1);  // a malformed size is named, not parsed as 12
+  EXPECT_EQ(run({"--device", "tpu"}).exit_code, 2);
+}
+
+class BenchGemm : public test_support::AppTest {
+ protected:
+  BenchGemm() : AppTest("bench_gemm") {}
+};
+
+TEST_F(BenchGemm, CpuTableAndCudaRowsOrAOneLineRefusal) {
+  const Result cpu =
+      run({"--sizes", "32,8x16x4", "--threads", "1", "--dtype", "f64", "--reps", "2"});
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  EXPECT_TRUE(contains(cpu.out, "| f64 | nn | 1 | 32x32x32 |")) << cpu.out;
+  EXPECT_TRUE(contains(cpu.out, "| f64 | nn | 1 | 8x16x4 |")) << cpu.out;
+
+  expect_gpu_rows_or_refusal(
+      run({"--sizes", "64,8x16x4", "--trans", "nn,tn", "--device", "cuda"}),
+      {"| f32 | tn | 8x16x4 |", "| f64 | nn | 64x64x64 |", "target (kite/cuBLAS time <= 1.05)"});
+  // --tf32 is a GPU flag; on the CPU it is refused rather than ignored.
+  const Result tf32 = run({"--sizes", "8", "--tf32"});
+  EXPECT_EQ(tf32.exit_code, 1);
+  EXPECT_TRUE(contains(tf32.err, "--tf32")) << tf32.err;
+  EXPECT_EQ(run({"--sizes", "8x8"}).exit_code, 2);
+}
+
+class BenchConv : public test_support::AppTest {
+ protected:
+  BenchConv() : AppTest("bench_conv") {}
+};
+
+TEST_F(BenchConv, CpuTableAndCudaRowsOrAOneLineRefusal) {
+  const std::vector<std::string> small = {"--batch", "2",      "--repeats",
+                                          "1",       "--only", "expand1x1 64"};
+  std::vector<std::string> args = small;
+  const Result cpu = run(args);
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  EXPECT_TRUE(contains(cpu.out, "| enc res expand1x1 64->128 @14 | [2, 64, 14, 14] |")) << cpu.out;
+  EXPECT_TRUE(contains(cpu.out, "AE conv stack")) << cpu.out;
+
+  args.insert(args.end(), {"--device", "cuda"});
+  expect_gpu_rows_or_refusal(run(args), {"bench_conv: cuda:0, batch 2", "AE conv stack"});
+}
+
+}  // namespace
+}  // namespace kite
