@@ -123,6 +123,18 @@ bool has_nccl_factory() {
   return static_cast<bool>(nccl_factory());
 }
 
+namespace {
+// The registered NCCL communicator on `device`, bootstrapped over `bootstrap`.
+std::shared_ptr<Communicator> nccl_over(std::shared_ptr<Communicator> bootstrap, Device device) {
+  NcclFactory factory;
+  {
+    std::lock_guard<std::mutex> lock(nccl_factory_mutex);
+    factory = nccl_factory();
+  }
+  return factory(std::move(bootstrap), device);
+}
+}  // namespace
+
 std::shared_ptr<Communicator> make_communicator(CommunicatorKind kind, Device device) {
   const LaunchInfo launch = launch_info_from_environment();
   if (kind == CommunicatorKind::Nccl) {
@@ -142,7 +154,12 @@ std::shared_ptr<Communicator> make_communicator(CommunicatorKind kind, Device de
     KITE_CHECK(!launch.launched || launch.world_size == 1,
                "--dist none, but the launcher started " << launch.world_size
                                                         << " processes; each would train alone");
-    return std::make_shared<SingleProcessCommunicator>();
+    auto single = std::make_shared<SingleProcessCommunicator>();
+    // NCCL asked for by name in a plain start: one rank, bootstrapped without MPI (the one id
+    // has nobody to go to). The reductions are the identity, but the path is NCCL's, so a
+    // machine without MPI can still check it.
+    if (kind == CommunicatorKind::Nccl) return nccl_over(single, device);
+    return single;
   }
   KITE_CHECK(built_with_mpi(), "started by a launcher with "
                                    << launch.world_size << " processes (" << launch.source
@@ -164,12 +181,7 @@ std::shared_ptr<Communicator> make_communicator(CommunicatorKind kind, Device de
                                                  << " ranks on this node but only " << gpus
                                                  << " GPU(s): NCCL needs one GPU per rank "
                                                     "(use fewer ranks per node, -np / --map-by)");
-  NcclFactory factory;
-  {
-    std::lock_guard<std::mutex> lock(nccl_factory_mutex);
-    factory = nccl_factory();
-  }
-  return factory(mpi, Device::cuda(mpi->local_rank()));
+  return nccl_over(mpi, Device::cuda(mpi->local_rank()));
 }
 
 }  // namespace kite

@@ -97,7 +97,9 @@ bool built_with_mpi();
 //   None -> single; Mpi -> MPI (CPU tensors); Nccl -> NCCL (CUDA tensors);
 //   Auto -> single when not launched by an MPI launcher, else NCCL when `device` is CUDA and
 //           MPI otherwise.
-// A process not started by a launcher is world size 1 (single) for every kind. Clear errors
+// A process not started by a launcher is world size 1 for every kind: single, except for Nccl,
+// which is then NCCL with one rank bootstrapped without MPI (a check of the NCCL path that
+// needs no mpirun; the reductions are the identity). Clear errors
 // for: a launcher's world size that MPI does not confirm (a different MPI's mpirun), a build
 // without MPI under a launcher, NCCL without CUDA/NCCL, NCCL for a CPU device, MPI for a CUDA
 // device, and more ranks on a node than it has GPUs.

@@ -71,7 +71,9 @@ void add_distributed_flags(CLI::App& app, DistributedFlags& flags) {
 }
 
 std::string Distributed::describe() const {
-  if (world_size == 1) return "1 process";
+  if (world_size == 1)
+    return communicator->name() == "single" ? "1 process"
+                                            : "1 process (" + communicator->name() + ")";
   return std::to_string(world_size) + " ranks (" + communicator->name() + ")";
 }
 
