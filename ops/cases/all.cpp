@@ -1,7 +1,13 @@
-// all_op_cases(): the rows of every family, in a stable order.
+// all_op_cases(): the rows of every family, in a stable order; and constant_like, which the
+// rows share.
 #include "ops/cases/op_cases.h"
+#include "ops/factory.h"
 
 namespace kite {
+
+Tensor constant_like(const std::vector<double>& values, const Shape& shape, const Tensor& like) {
+  return to_device(to_dtype(Tensor::from_vector(values, shape), like.dtype()), like.device());
+}
 
 std::vector<OpCase> all_op_cases() {
   std::vector<OpCase> all;

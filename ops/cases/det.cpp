@@ -7,10 +7,10 @@
 namespace kite {
 namespace {
 
-Tensor shifted_identity(int64_t n, double scale) {
+Tensor shifted_identity(int64_t n, double scale, const Tensor& like) {
   std::vector<double> values(n * n, 0.0);
   for (int64_t i = 0; i < n; ++i) values[i * n + i] = scale;
-  return Tensor::from_vector(values, {n, n});
+  return constant_like(values, {n, n}, like);
 }
 
 }  // namespace
@@ -19,18 +19,20 @@ std::vector<OpCase> det_op_cases() {
   std::vector<OpCase> cases;
   for (Shape shape : {Shape{3, 3}, Shape{2, 4, 4}}) {
     const int64_t n = shape.back();
-    cases.push_back(
-        {"logabsdet",
-         "logabsdet/" + shape_str(shape),
-         {{shape}},
-         [n](const std::vector<Tensor>& x) { return logabsdet(x[0] + shifted_identity(n, 3.0)); },
-         true});
-    cases.push_back(
-        {"inverse",
-         "inverse/" + shape_str(shape),
-         {{shape}},
-         [n](const std::vector<Tensor>& x) { return inverse(x[0] + shifted_identity(n, 3.0)); },
-         true});
+    cases.push_back({"logabsdet",
+                     "logabsdet/" + shape_str(shape),
+                     {{shape}},
+                     [n](const std::vector<Tensor>& x) {
+                       return logabsdet(x[0] + shifted_identity(n, 3.0, x[0]));
+                     },
+                     true});
+    cases.push_back({"inverse",
+                     "inverse/" + shape_str(shape),
+                     {{shape}},
+                     [n](const std::vector<Tensor>& x) {
+                       return inverse(x[0] + shifted_identity(n, 3.0, x[0]));
+                     },
+                     true});
   }
   return cases;
 }

@@ -88,7 +88,7 @@ std::vector<OpCase> elementwise_op_cases() {
                   "where/broadcast",
                   {{{3, 4}}, {{4}}},
                   [](const Inputs& x) {
-                    Tensor cond = Tensor::from_vector<double>({1, 0, 1}, {3, 1});
+                    Tensor cond = constant_like({1, 0, 1}, {3, 1}, x[0]);
                     return where(cond, x[0], x[1]);
                   },
                   true});
@@ -96,7 +96,7 @@ std::vector<OpCase> elementwise_op_cases() {
                   "where/same",
                   {{{2, 3}}, {{2, 3}}},
                   [](const Inputs& x) {
-                    Tensor cond = Tensor::from_vector<double>({1, 0, 0, 1, 1, 0}, {2, 3});
+                    Tensor cond = constant_like({1, 0, 0, 1, 1, 0}, {2, 3}, x[0]);
                     return where(cond, x[0], x[1]);
                   },
                   true});

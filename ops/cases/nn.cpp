@@ -22,10 +22,10 @@ using Inputs = std::vector<Tensor>;
 
 // A fixed, tie-free float64 tensor (offset + (0.37 i mod 1.9)), for inputs that must
 // not be perturbed: running statistics, the maxima positions of max_pool2d_backward.
-Tensor fixed_values(const Shape& shape, double offset) {
+Tensor fixed_values(const Shape& shape, double offset, const Tensor& like) {
   std::vector<double> v(numel_of(shape));
   for (size_t i = 0; i < v.size(); ++i) v[i] = offset + std::fmod(double(i) * 0.37, 1.9);
-  return Tensor::from_vector(v, shape);
+  return constant_like(v, shape, like);
 }
 
 void add_conv_cases(std::vector<OpCase>& rows) {
@@ -148,9 +148,10 @@ void add_pool_cases(std::vector<OpCase>& rows) {
                   "max_pool2d_backward/3x3_s2",
                   {{{1, 2, 2, 3}}},
                   [](const Inputs& x) {
-                    const Tensor indices = max_pool2d_with_indices(fixed_values({1, 2, 5, 7}, 0.0),
-                                                                   {.kernel = 3, .stride = 2})
-                                               .indices;
+                    const Tensor indices =
+                        max_pool2d_with_indices(fixed_values({1, 2, 5, 7}, 0.0, x[0]),
+                                                {.kernel = 3, .stride = 2})
+                            .indices;
                     return max_pool2d_backward(x[0], indices, {1, 2, 5, 7});
                   },
                   true});
@@ -261,16 +262,16 @@ void add_norm_cases(std::vector<OpCase>& rows) {
                   {{{3, 2, 3}}, {{2}}, {{2}}},
                   [](const Inputs& x) {
                     // Fresh running statistics per call, so every evaluation sees the same ones.
-                    return batch_norm(x[0], x[1], x[2], fixed_values({2}, 0.1),
-                                      fixed_values({2}, 0.5), true, 0.2, 1e-3);
+                    return batch_norm(x[0], x[1], x[2], fixed_values({2}, 0.1, x[0]),
+                                      fixed_values({2}, 0.5, x[0]), true, 0.2, 1e-3);
                   },
                   true});
   rows.push_back({"batch_norm",
                   "batch_norm/eval",
                   {{{2, 3, 2, 3}}, {{3}}, {{3}}},
                   [](const Inputs& x) {
-                    return batch_norm(x[0], x[1], x[2], fixed_values({3}, -0.3),
-                                      fixed_values({3}, 0.4), false);
+                    return batch_norm(x[0], x[1], x[2], fixed_values({3}, -0.3, x[0]),
+                                      fixed_values({3}, 0.4, x[0]), false);
                   },
                   true});
   rows.push_back({"group_norm",

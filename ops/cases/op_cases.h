@@ -28,6 +28,11 @@ struct OpInput {
   int64_t index_high = 0;  // for InputDomain::Index
 };
 
+// A constant a row builds inside its function (a mask, a shift, running statistics), made in
+// the dtype and on the device of `like`, one of the row's inputs: the GPU parity test
+// (tests/gpu/cuda_parity.cpp) runs the same rows with CUDA inputs, and float32 ones.
+Tensor constant_like(const std::vector<double>& values, const Shape& shape, const Tensor& like);
+
 struct OpCase {
   std::string op;    // the public op, e.g. "add"
   std::string name;  // this configuration, e.g. "add/broadcast_row"

@@ -5,8 +5,9 @@
 //   float32, contiguous: |gpu - cpu| <= 32 * 2^-23 * sqrt(K) * max(1, max |cpu|), with K the
 //     number of input elements (a bound on any reduction length): rounding differences of
 //     float32 sums grow like sqrt(K), and 32 ulp cover the different libm of each device.
-// A float32 row is only compared when the CPU can run it in float32 (some rows build float64
-// constants inside their function).
+// A float32 row is only compared when the CPU can run it in float32. Rows build their own
+// constants like their inputs (constant_like, ops/cases/op_cases.h), so that they run on CUDA
+// and in float32 at all; tests/unit/op_table_float32.cpp checks the float32 half on the CPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -154,6 +155,24 @@ TEST_P(CudaParity, MatchesCpu) {
 TEST(CudaParityTable, Device) {
   KITE_REQUIRE_CUDA();
   EXPECT_FALSE(all_op_cases().empty());
+}
+
+// A bad index on the GPU is refused before any kernel uses it as an address, as on the CPU.
+TEST(CudaIndexOps, OutOfRangeIndexIsAnError) {
+  KITE_REQUIRE_CUDA();
+  const Device gpu = Device::cuda(0);
+  const Tensor data = to_device(Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {4}), gpu);
+  for (int64_t bad : {int64_t{4}, int64_t{-1}}) {
+    const Tensor index = to_device(Tensor::from_vector(std::vector<int64_t>{0, bad}, {2}), gpu);
+    try {
+      index_select(data, 0, index);
+      ADD_FAILURE() << "index " << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
+    }
+  }
+  const Tensor good = to_device(Tensor::from_vector(std::vector<int64_t>{3, 0}, {2}), gpu);
+  EXPECT_EQ(to_double_vector(index_select(data, 0, good)), (std::vector<double>{4, 1}));
 }
 
 std::string case_name(const ::testing::TestParamInfo<OpCase>& info) {
