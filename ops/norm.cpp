@@ -108,9 +108,16 @@ std::vector<Tensor> fused_norm_backward(const BackwardKernelRef& kernel, const T
                                         const Tensor& var, const math::NormLayout& layout,
                                         double eps, const Shape& param_shape,
                                         const BackwardContext& ctx) {
+  // The kernels write every parameter gradient they sum into; over an empty input there is
+  // nothing to sum and they write none, so those start at zero.
+  const auto param_grad = [&](bool needed) {
+    if (!needed) return Tensor();
+    return x.numel() == 0 ? zeros(param_shape, x.dtype(), x.device())
+                          : Tensor::empty(param_shape, x.dtype(), x.device());
+  };
   Tensor dx = ctx.needs_grad(0) ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-  Tensor dw = ctx.needs_grad(1) ? Tensor::empty(param_shape, x.dtype(), x.device()) : Tensor();
-  Tensor db = ctx.needs_grad(2) ? Tensor::empty(param_shape, x.dtype(), x.device()) : Tensor();
+  Tensor dw = param_grad(ctx.needs_grad(1));
+  Tensor db = param_grad(ctx.needs_grad(2));
   kernel(contiguous_input(grad), contiguous_input(x), mean, var, contiguous_input(weight), layout,
          eps, dx, dw, db);
   return {dx, dw, db};

@@ -150,6 +150,25 @@ TEST(GroupNorm, NormalisesEachGroupOfChannels) {
   }
 }
 
+// An input with no spatial elements: the parameters' gradients are sums over nothing, zero,
+// not whatever memory the fused backward's outputs were given (filled with NaN first here, so
+// that stale contents would show).
+TEST(GroupNorm, EmptyInputGivesZeroParameterGradients) {
+  for (int round = 0; round < 3; ++round) {
+    Tensor stale = full({64}, std::nan(""), DType::Float64);
+    stale = Tensor();
+    const Tensor x = zeros({2, 4, 0, 3}, DType::Float64).set_requires_grad(true);
+    const Tensor w = full({4}, 1.5, DType::Float64).set_requires_grad(true);
+    const Tensor b = full({4}, 0.5, DType::Float64).set_requires_grad(true);
+    const Tensor y = group_norm(x, 2, w, b);
+    ASSERT_EQ(y.numel(), 0);
+    y.backward(zeros(y.shape(), DType::Float64));
+    ASSERT_TRUE(w.grad().defined() && b.grad().defined());
+    EXPECT_EQ(to_double_vector(w.grad()), std::vector<double>(4, 0.0));
+    EXPECT_EQ(to_double_vector(b.grad()), std::vector<double>(4, 0.0));
+  }
+}
+
 TEST(LayerNorm, NormalisesEachRow) {
   for (DType dt : kDtypes) {
     const double s = std::sqrt(1.5);  // (x - mean) / std for 1 2 3 and for 2 4 6
