@@ -75,7 +75,7 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
 
 Tensor rows(const Tensor& codes, const std::vector<int64_t>& order, int64_t start, int64_t count) {
   std::vector<int64_t> index(order.begin() + start, order.begin() + start + count);
-  return index_select(codes, 0, Tensor::from_vector(index, {count}));
+  return index_select(codes, 0, to_device(Tensor::from_vector(index, {count}), codes.device()));
 }
 
 }  // namespace

@@ -168,8 +168,10 @@ void check_joinable(const char* op, const std::vector<Tensor>& tensors, int64_t 
   }
 }
 
-// A contiguous int64 index on x's device whose values lie in [0, size). Values are checked
-// when the index lives on the CPU (reading a GPU index back would stall every call).
+// A contiguous int64 index on x's device whose values lie in [0, size). A GPU index is copied
+// back to be checked too: the kernels use the values as addresses, so a bad one would read or
+// write outside the tensor. The copy waits for the GPU (as cross_entropy's label check does);
+// index tensors are small next to the data they select.
 Tensor checked_index(const char* op, const Tensor& index, const Tensor& data, int64_t axis,
                      int64_t size) {
   check_defined(index, op);
@@ -178,13 +180,12 @@ Tensor checked_index(const char* op, const Tensor& index, const Tensor& data, in
   KITE_CHECK(index.device() == data.device(), op << ": index " << describe(index) << " and data "
                                                  << describe(data) << " are on different devices");
   Tensor idx = contiguous(index.detach());
-  if (idx.device().is_cpu()) {
-    const int64_t* values = idx.data_ptr<int64_t>();
-    for (int64_t i = 0; i < idx.numel(); ++i)
-      KITE_CHECK(values[i] >= 0 && values[i] < size, op << ": index " << values[i]
-                                                        << " is out of range for axis " << axis
-                                                        << " of size " << size);
-  }
+  const Tensor host = to_device(idx, Device::cpu());
+  const int64_t* values = host.data_ptr<int64_t>();
+  for (int64_t i = 0; i < host.numel(); ++i)
+    KITE_CHECK(values[i] >= 0 && values[i] < size, op << ": index " << values[i]
+                                                      << " is out of range for axis " << axis
+                                                      << " of size " << size);
   return idx;
 }
 
