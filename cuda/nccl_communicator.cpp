@@ -114,7 +114,22 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<Communicator> bootstrap, Devi
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (comm_ != nullptr) ncclCommDestroy(comm_);
+  if (comm_ != nullptr) {
+    // A non-blocking communicator finishes its queued work in ncclCommFinalize, which may
+    // answer ncclInProgress: poll until it is done, then free it. On an error or after the
+    // timeout, abort instead (a destructor cannot throw).
+    ncclResult_t state = ncclCommFinalize(comm_);
+    const auto start = Clock::now();
+    while (state == ncclInProgress &&
+           std::chrono::duration<double>(Clock::now() - start).count() < timeout_seconds_) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) state = ncclInternalError;
+    }
+    if (state == ncclSuccess)
+      ncclCommDestroy(comm_);
+    else
+      ncclCommAbort(comm_);
+  }
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 

@@ -180,12 +180,29 @@ std::shared_ptr<Communicator> current_communicator() {
   return current;
 }
 
+namespace {
+// Drops the process's references to the communicator (the current one, and SyncBatchNorm's),
+// so that it is destroyed now, before main returns: a static destroyed at exit would run
+// ncclCommDestroy after the CUDA runtime and NCCL have shut down.
+void release_communicator() {
+  nn::set_sync_batchnorm(nullptr);
+  std::lock_guard<std::mutex> lock(current_mutex);
+  current.reset();
+}
+}  // namespace
+
 int run_distributed(const std::string& program, const std::function<int()>& body) {
   try {
-    return body();
+    const int code = body();
+    release_communicator();
+    return code;
   } catch (const std::exception& e) {
     std::shared_ptr<Communicator> communicator = current_communicator();
-    if (!communicator || communicator->world_size() == 1) throw;
+    if (!communicator || communicator->world_size() == 1) {
+      communicator.reset();
+      release_communicator();
+      throw;
+    }
     const std::string message = program + ": " + e.what();
     if (saved_stderr >= 0) {
       const std::string line = "rank " + std::to_string(communicator->rank()) + "/" +
