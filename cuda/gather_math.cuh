@@ -3,8 +3,10 @@
 // index math can be checked against the CPU's scatter loops without a GPU.
 //
 // Each function adds the contributions in increasing output order (row-major), and within one
-// output in the order the CPU's scatter adds them, so the float64 sums are the CPU's bit for
-// bit. No two threads write the same element, so the kernels need no atomics.
+// output in the order the CPU's scatter adds them, so the sums are the CPU's up to rounding:
+// nvcc fuses a multiply and the add after it into one rounding (--fmad, on by default) where
+// the CPU build may round twice, so the last bit can differ (the parity test allows for it).
+// No two threads write the same element, so the kernels need no atomics.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 // Kernel interface for LU-based determinant and inverse (CPU here; the CUDA back end plugs in
-// cuBLAS getrfBatched / getriBatched).
+// cuda/lu.cu, one thread per matrix running the same ops/math/lu.h; cuBLAS getrfBatched would
+// be the step up for large matrices).
 #pragma once
 
 #include "engine/dispatch.h"

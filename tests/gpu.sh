@@ -124,8 +124,16 @@ elif [ -z "$mpirun_bin" ] && [ -x "$prefix/usr/bin/mpirun.openmpi" ]; then
   export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1 OMPI_MCA_mtl=^ofi,psm,psm2
   export PMIX_MCA_pcompress_base_silence_warning=1
   mpirun_bin="$prefix/usr/bin/mpirun.openmpi"
-  configure_extra+=(-DMPI_CXX_COMPILER="$prefix/usr/bin/mpicxx.openmpi"
-    -DMPIEXEC_EXECUTABLE="$mpirun_bin")
+  if "$mpirun_bin" --version >"$log_dir/mpirun_version.log" 2>&1; then
+    configure_extra+=(-DMPI_CXX_COMPILER="$prefix/usr/bin/mpicxx.openmpi"
+      -DMPIEXEC_EXECUTABLE="$mpirun_bin")
+  else
+    # Debian 12's libevent wants glibc 2.36: an older system cannot load this Open MPI, and
+    # linking against it would fail every binary. NCCL with one rank needs no MPI.
+    note "mpi: the packages' mpirun does not run here (mpirun_version.log); building without MPI"
+    configure_extra+=(-DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON)
+    mpirun_bin=""
+  fi
 fi
 # Root, and no ssh: Open MPI's launcher wants an rsh agent to exist even for local ranks.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm_rsh_agent=false
