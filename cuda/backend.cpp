@@ -54,6 +54,8 @@ void CudaBackend::synchronize(int device_index) {
 
 int CudaBackend::device_count() { return cuda::device_count(); }
 
+void CudaBackend::set_thread_device(int device_index) { CUDA_CHECK(cudaSetDevice(device_index)); }
+
 CudaBackend& cuda_backend() {
   // Never destroyed: tensors freed during static destruction still call deallocate().
   static CudaBackend* backend = new CudaBackend();

@@ -13,7 +13,8 @@ class CudaBackend final : public Backend {
   void copy(void* dst, Device dst_device, const void* src, Device src_device,
             size_t nbytes) override;
   void synchronize(int device_index) override;
-  int device_count() override;  // 0 without a driver or device
+  int device_count() override;                        // 0 without a driver or device
+  void set_thread_device(int device_index) override;  // cudaSetDevice
 };
 
 // The process-wide instance that cuda/register.cpp registers.

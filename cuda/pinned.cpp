@@ -32,7 +32,8 @@ PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
 
 void* allocate_pinned_host(size_t nbytes) {
   void* ptr = nullptr;
-  if (cudaHostAlloc(&ptr, nbytes, cudaHostAllocDefault) != cudaSuccess) {
+  // Portable: page-locked for every GPU's context, not only the calling thread's device's.
+  if (cudaHostAlloc(&ptr, nbytes, cudaHostAllocPortable) != cudaSuccess) {
     cudaGetLastError();  // the CPU allocator reports the failure
     return nullptr;
   }

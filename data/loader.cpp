@@ -5,6 +5,7 @@
 
 #include <numeric>
 
+#include "engine/backend.h"
 #include "engine/cpu_allocator.h"
 #include "engine/generator.h"
 #include "ops/factory.h"
@@ -162,6 +163,10 @@ void DataLoader::worker_loop() {
   // batch is small work, one thread does it in time.
   omp_set_num_threads(1);
   try {
+    // A new thread's CUDA device is 0: its pinned allocations would open a context on GPU 0
+    // (on every rank of a multi-GPU job) instead of using this rank's GPU.
+    if (options_.device.is_cuda())
+      backend_for(options_.device.type).set_thread_device(options_.device.index);
     while (true) {
       int64_t index;
       {

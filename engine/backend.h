@@ -22,6 +22,10 @@ class Backend {
                     size_t nbytes) = 0;
   virtual void synchronize(int device_index) = 0;
   virtual int device_count() = 0;
+  // Makes `device_index` the calling thread's current device, so that what the thread does
+  // later without naming a device (a pinned host allocation) belongs to it. A new thread
+  // starts on device 0. No-op for the CPU.
+  virtual void set_thread_device(int device_index) { (void)device_index; }
 };
 
 void register_backend(DeviceType type, Backend* backend);

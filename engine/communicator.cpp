@@ -181,7 +181,9 @@ std::shared_ptr<Communicator> make_communicator(CommunicatorKind kind, Device de
                                                  << " ranks on this node but only " << gpus
                                                  << " GPU(s): NCCL needs one GPU per rank "
                                                     "(use fewer ranks per node, -np / --map-by)");
-  return nccl_over(mpi, Device::cuda(mpi->local_rank()));
+  // One GPU per rank, by node-local rank; a single rank keeps the device it was given
+  // (--device cuda:N), as setup_distributed does for the model.
+  return nccl_over(mpi, mpi->world_size() == 1 ? device : Device::cuda(mpi->local_rank()));
 }
 
 }  // namespace kite

@@ -52,7 +52,7 @@ class CpuAllocator {
 
   void* allocate(size_t nbytes) {
     const size_t size = cpu_size_class(nbytes);
-    const bool pinned = pinned_scope && pinned_allocate != nullptr;
+    bool pinned = pinned_scope && pinned_allocate != nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++stats_.allocations;
@@ -70,6 +70,12 @@ class CpuAllocator {
     void* ptr = system_allocate(size, pinned);
     if (ptr == nullptr) {  // give the cache back and try once more
       empty_cache();
+      ptr = system_allocate(size, pinned);
+    }
+    if (ptr == nullptr && pinned) {
+      // Page-locking is a speed-up, not a need (the driver may refuse it: a locked-memory
+      // limit, a GPU in exclusive-process mode): ordinary memory copies to the GPU too.
+      pinned = false;
       ptr = system_allocate(size, pinned);
     }
     KITE_CHECK(ptr != nullptr, "cpu: out of memory allocating " << nbytes << " bytes"

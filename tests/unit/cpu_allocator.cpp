@@ -142,6 +142,29 @@ TEST(CpuAllocator, PinnedScopeRoutesToTheRegisteredAllocator) {
   register_pinned_host_allocator(real.first, real.second);
 }
 
+// The driver may refuse page-locked memory (a locked-memory limit, an exclusive-process GPU):
+// the allocation then falls back to ordinary memory instead of failing.
+int refused_pinned_allocations = 0;
+void* refusing_pinned_allocate(size_t) {
+  ++refused_pinned_allocations;
+  return nullptr;
+}
+
+TEST(CpuAllocator, RefusedPinnedMemoryFallsBackToOrdinaryMemory) {
+  const auto real = registered_pinned_host_allocator();
+  cpu_empty_cache();
+  register_pinned_host_allocator(refusing_pinned_allocate, fake_pinned_free);
+  {
+    PinnedHostScope scope;
+    Tensor t = full({1000}, 2.5, DType::Float64);
+    EXPECT_FALSE(cpu_is_pinned(t.data_ptr<double>()));
+    EXPECT_EQ(to_double_vector(t)[999], 2.5);
+  }
+  EXPECT_EQ(refused_pinned_allocations, 2);  // the first try, and the one after emptying the cache
+  cpu_empty_cache();
+  register_pinned_host_allocator(real.first, real.second);
+}
+
 TEST(CpuAllocator, UnknownPointerIsIgnoredNotFreed) {
   int on_stack = 0;
   testing::internal::CaptureStderr();
