@@ -50,8 +50,9 @@ size_t cpu_size_class(size_t nbytes);
 // A host-to-GPU copy from pinned memory is a direct DMA instead of a staged copy through the
 // driver's own pinned buffer. The CUDA library registers how to get such memory (cudaHostAlloc /
 // cudaFreeHost); the engine itself knows nothing of CUDA. Inside a PinnedHostScope, CPU tensors
-// are allocated pinned (when an allocator is registered; otherwise as usual). Pinned blocks are
-// cached in free lists of their own and freed through the registered function.
+// are allocated pinned (when an allocator is registered and the driver agrees; otherwise as
+// usual). Pinned blocks are cached in free lists of their own and freed through the registered
+// function.
 using PinnedAllocateFn = void* (*)(size_t nbytes);  // nullptr on failure
 using PinnedFreeFn = void (*)(void* ptr);
 // Give both or neither (nullptr: no pinned memory). Swap only while no pinned block is
