@@ -2,7 +2,8 @@
 // (tests/support/host_device.h), so "cuda:0" tensors run the CPU's kernels. Everything here
 // must then give the CPU's numbers exactly (or within the op table's float tolerances), and
 // above all must not mix devices. Checked: every row of the op table (the same check as the
-// GPU parity test); the index check; training steps of the autoencoder, the i-ResNet flow (with its mixture
+// GPU parity test); the index check; the data loader's batches; training steps of the
+// autoencoder, the i-ResNet flow (with its mixture
 // base, sampling by inversion and the log-likelihood) and the VAE, moved with Module::to.
 // A constant made on the CPU inside an op or a model fails here with "different devices",
 // as it would on a real GPU.
@@ -10,6 +11,7 @@
 
 #include <vector>
 
+#include "data/loader.h"
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/generator.h"
@@ -55,6 +57,37 @@ TEST(HostDevice, OutOfRangeIndexIsAnError) {
   const Tensor bad = to_device(Tensor::from_vector(std::vector<int64_t>{0, 3}, {2}), kGpu);
   EXPECT_THROW(index_select(data, 0, bad), Error);
   EXPECT_THROW(gather(data, 0, bad), Error);
+}
+
+// The loader's batches for a GPU (built on its background thread in pinned memory, erased and
+// flipped there, moved to the device): the CPU loader's values, on the device.
+TEST(HostDevice, LoaderBatchesMatchTheCpu) {
+  auto set = std::make_shared<data::ImageSet>();
+  set->n = 24;
+  set->c = 1;
+  set->h = 8;
+  set->w = 8;
+  for (int64_t i = 0; i < set->n * 64; ++i) set->pixels.push_back(static_cast<uint8_t>(i * 37));
+  for (int64_t i = 0; i < set->n; ++i) set->labels.push_back(i % 10);
+  const auto batches = [&](Device device) {
+    data::DataLoader loader(set, {.batch_size = 10,
+                                  .seed = 5,
+                                  .dtype = DType::Float64,
+                                  .device = device,
+                                  .horizontal_flip = true,
+                                  .random_erasing = true});
+    std::vector<std::vector<double>> out;
+    while (auto batch = loader.next()) {
+      for (const Tensor& t : {batch->images, batch->targets, batch->labels}) {
+        EXPECT_EQ(t.device(), device);
+        out.push_back(to_double_vector(t));
+      }
+    }
+    return out;
+  };
+  const auto cpu = batches(Device::cpu());
+  EXPECT_EQ(cpu.size(), 9u);  // 3 batches (10, 10, 4) x images, targets, labels
+  EXPECT_EQ(batches(kGpu), cpu);
 }
 
 // Runs `steps` training steps (Adam, gradients clipped) of the model made by `make` on
