@@ -3,8 +3,9 @@
 // must then give the CPU's numbers exactly (or within the op table's float tolerances), and
 // above all must not mix devices. Checked: every row of the op table (the same check as the
 // GPU parity test); the index check; the data loader's batches; training steps of the
-// autoencoder, the i-ResNet flow (with its mixture
-// base, sampling by inversion and the log-likelihood) and the VAE, moved with Module::to.
+// autoencoder, the i-ResNet flow (with its mixture base, sampling by inversion and the
+// log-likelihood), the VAE, the Fashion-MNIST classifier and the 2-stage VAE's second stage,
+// all moved with Module::to.
 // A constant made on the CPU inside an op or a model fails here with "different devices",
 // as it would on a real GPU.
 #include <gtest/gtest.h>
@@ -17,8 +18,10 @@
 #include "engine/generator.h"
 #include "host_device.h"
 #include "models/ae/autoencoder.h"
+#include "models/classifier/fmnist_classifier.h"
 #include "models/flow/iresnet.h"
 #include "models/optim/adam.h"
+#include "models/vae/two_stage_vae.h"
 #include "models/vae/vae.h"
 #include "op_parity.h"
 #include "ops/ops.h"
@@ -175,6 +178,30 @@ TEST(HostDevice, VaeTrainingMatchesTheCpu) {
   };
   const std::vector<double> cpu = train<vae::Vae>(Device::cpu(), 3, make, loss);
   EXPECT_EQ(train<vae::Vae>(kGpu, 3, make, loss), cpu);
+}
+
+TEST(HostDevice, ClassifierTrainingMatchesTheCpu) {
+  const auto make = [](Generator* g) { return classifier::FmnistClassifier(DType::Float64, g); };
+  const auto loss = [](classifier::FmnistClassifier& model, Device device, Generator& g) {
+    const Tensor x = to_device(rand({6, 1, 28, 28}, DType::Float64, Device::cpu(), &g), device);
+    const Tensor labels =
+        to_device(Tensor::from_vector(std::vector<int64_t>{0, 3, 9, 1, 1, 7}, {6}), device);
+    return cross_entropy(model.forward(x), labels);
+  };
+  const std::vector<double> cpu = train<classifier::FmnistClassifier>(Device::cpu(), 3, make, loss);
+  EXPECT_EQ(train<classifier::FmnistClassifier>(kGpu, 3, make, loss), cpu);
+}
+
+TEST(HostDevice, SecondStageVaeTrainingMatchesTheCpu) {
+  const auto make = [](Generator* g) {
+    return vae::SecondStage({.dim = 4, .hidden = 16, .depth = 2}, DType::Float64, g);
+  };
+  const auto loss = [](vae::SecondStage& model, Device device, Generator& g) {
+    const Tensor z = to_device(randn({8, 4}, DType::Float64, Device::cpu(), &g), device);
+    return model.loss(z, &g).total;
+  };
+  const std::vector<double> cpu = train<vae::SecondStage>(Device::cpu(), 3, make, loss);
+  EXPECT_EQ(train<vae::SecondStage>(kGpu, 3, make, loss), cpu);
 }
 
 }  // namespace
