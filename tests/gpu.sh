@@ -20,8 +20,8 @@
 # that a lease's two-folder limit on returned files is kept); summary.txt lists each step's exit
 # status and the figures. Exits non-zero when any step failed.
 #
-# Environment: KITE_BUILD_DIR (default build-gpu), KITE_DEPS_PREFIX (default .deps under the
-# tree; never /), KITE_JOBS (default nproc), KITE_GPU_BUDGET_S (default 540),
+# Environment: KITE_BUILD_DIR (default build-gpu), KITE_DEPS_PREFIX (default deps/ in the build
+# folder; never /), KITE_JOBS (default nproc), KITE_GPU_BUDGET_S (default 540),
 # KITE_CUDA_ARCHITECTURES (default: the GPU's own, from nvidia-smi), KITE_GPU_MPI (auto: use
 # MPI when the system or the packages have it; off: build without MPI).
 set -uo pipefail
@@ -78,8 +78,10 @@ gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head 
 ngpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | wc -l)
 note "gpu: ${gpu_name:-none found} (${ngpu} visible)"
 
-# ---- 1. dependencies from .debs/ ----
-prefix=${KITE_DEPS_PREFIX:-$root/.deps}
+# ---- 1. dependencies from .debs/ (unpacked inside the build folder: no new top-level folder) ----
+build=${KITE_BUILD_DIR:-build-gpu}
+case "$build" in /*) build_path=$build ;; *) build_path=$root/$build ;; esac
+prefix=${KITE_DEPS_PREFIX:-$build_path/deps}
 configure_extra=()
 if compgen -G ".debs/*.deb" >/dev/null; then
   [ "$prefix" != "/" ] || { echo "refusing to unpack into /" >&2; exit 2; }
@@ -155,7 +157,6 @@ fmnist="$prefix/usr/share/datasets/fashion-mnist"
   fmnist=/usr/share/datasets/fashion-mnist
 
 # ---- 2. configure and build ----
-build=${KITE_BUILD_DIR:-build-gpu}
 jobs=${KITE_JOBS:-$(nproc)}
 arch=${KITE_CUDA_ARCHITECTURES:-}
 if [ -z "$arch" ]; then
