@@ -176,6 +176,8 @@ for src in tests/gpu/*.cpp; do gpu_tests+=("test_$(basename "$src" .cpp)"); done
 targets=("${gpu_tests[@]}" bench_ops bench_gemm bench_conv bench_models bench_allreduce train_ae)
 step build 420 cmake --build "$build" --parallel "$jobs" --target "${targets[@]}" ||
   { cat "$summary"; exit 1; }
+# Which libraries the binaries load, for when one will not start.
+ldd "$build/apps/train_ae" >"$log_dir/ldd.log" 2>&1
 
 # ---- 3. GPU tests ----
 step ctest_gpu 240 ctest --test-dir "$build" -L gpu --output-on-failure --parallel "$jobs"
@@ -188,14 +190,25 @@ step bench_gemm 120 "$build/apps/bench_gemm" --device cuda &&
   grep "^target" "$log_dir/bench_gemm.log" | tee -a "$summary"
 step bench_conv 60 "$build/apps/bench_conv" --device cuda &&
   grep "AE conv stack" "$log_dir/bench_conv.log" | tee -a "$summary"
-if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+have_torch_cuda=0
+python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null &&
+  have_torch_cuda=1
+if [ "$have_torch_cuda" = 1 ]; then
   step compare_pytorch_conv 150 python3 apps/bench/compare_pytorch.py --device cuda \
     --bench "$build/apps/bench_conv" &&
     grep -E "AE conv stack|worst" "$log_dir/compare_pytorch_conv.log" | tee -a "$summary"
 else
   note "compare_pytorch_conv: no python3 with a CUDA torch; not run"
 fi
-step bench_models 90 "$build/apps/bench_models" --device cuda
+# bench_models times a training step of each stage; compare_models.py runs it beside the same
+# steps in PyTorch.
+if [ "$have_torch_cuda" = 1 ]; then
+  step compare_models 120 python3 apps/bench/compare_models.py --device cuda \
+    --bench "$build/apps/bench_models" --steps 20 &&
+    grep -iE "ratio|kite/PyTorch" "$log_dir/compare_models.log" | tee -a "$summary"
+else
+  step bench_models 90 "$build/apps/bench_models" --device cuda
+fi
 
 # ---- 5. NCCL, and stage 1 on the GPU ----
 # Without mpirun, --dist nccl is NCCL with one rank (no MPI needed); with several GPUs and an
@@ -215,8 +228,15 @@ step train_ae 150 "$build/apps/train_ae" --device cuda "${data_flags[@]}" \
   --lr 1e-3 --lr-schedule cosine --learn-gamma --out "$log_dir/train_ae" --overwrite
 { grep "step/s" "$log_dir/train_ae.log" | tail -1; grep "train_ae: done" "$log_dir/train_ae.log"; } |
   tee -a "$summary"
+# The same binary data-parallel under mpirun with NCCL (one rank per GPU), a short run.
+if [ -n "$mpirun_bin" ]; then
+  step train_ae_mpirun_nccl 90 "$mpirun_bin" --oversubscribe -np "$ngpu" \
+    "$build/apps/train_ae" --device cuda --dist nccl --dataset shapes --image-size 32 \
+    --train-limit 4096 --test-limit 512 --steps 100 --out "$log_dir/train_ae_nccl" --overwrite
+  grep "train_ae: done" "$log_dir/train_ae_mpirun_nccl.log" | tee -a "$summary"
+fi
 # Only the small files come back from a lease: drop the checkpoints.
-rm -f "$log_dir"/train_ae/*.safetensors
+rm -f "$log_dir"/train_ae/*.safetensors "$log_dir"/train_ae_nccl/*.safetensors
 
 # ---- 6. compute-sanitizer memcheck on each GPU test binary, in the time left ----
 sanitizer=$(command -v compute-sanitizer || true)
