@@ -8,8 +8,9 @@
 //  - columns (inner > 1, or short rows): a thread per output element walks its n elements
 //    with stride inner; neighbouring threads read neighbouring columns (coalesced).
 // When there are too few outputs to fill the GPU, the reduced axis is cut into pieces: pass 1
-// writes one partial result per (piece, output), pass 2 combines the pieces in order. How
-// many pieces depends only on the shape (not on the GPU), so results are reproducible.
+// writes one partial result per (piece, output), pass 2 combines the pieces (a warp per
+// output). How many pieces depends only on the shape (not on the GPU), and every combine
+// order only on the thread layout, so results are reproducible.
 // arg_reduce keeps the CPU's simple scan (a thread per output), which gives the same first
 // index of the maximum, NaN first, by construction.
 #include <limits>
@@ -22,12 +23,13 @@
 namespace kite::cuda {
 namespace {
 
-constexpr int64_t kShortRow = 64;          // rows at most this long use the column kernel
-constexpr int64_t kRowPiece = 8192;        // elements per block-sized piece of a row
-constexpr int64_t kManyRows = 1024;        // with this many rows, never cut them
-constexpr int64_t kTargetThreads = 65536;  // column kernel: outputs x pieces to aim for
-constexpr int64_t kMinPieceRows = 32;      // column kernel: rows per piece at least
+constexpr int64_t kShortRow = 64;           // rows at most this long use the column kernel
+constexpr int64_t kRowPiece = 2048;         // elements per block-sized piece of a row
+constexpr int64_t kManyRows = 1024;         // with this many rows, never cut them
+constexpr int64_t kTargetThreads = 131072;  // column kernel: outputs x pieces to aim for
+constexpr int64_t kMinPieceRows = 32;       // column kernel: rows per piece at least
 constexpr int64_t kMaxPieces = 1024;
+constexpr int kUnroll = 4;  // loads in flight per thread (combine_strided)
 
 // The neutral element of each combine for accumulator type A (double or int64).
 template <class A>
@@ -45,6 +47,30 @@ A identity_of(ReduceOp op) {
   return A(0);
 }
 
+// Combines p[i * scale] for i = first, first + stride, ... below end. kUnroll accumulators
+// take turns, so that each thread has kUnroll independent loads in flight: with one
+// accumulator a thread waits for every load before the next, and a reduction reads at a
+// fraction of the memory bandwidth.
+template <class T, class A, class Combine>
+__device__ A combine_strided(const T* p, int64_t first, int64_t end, int64_t stride, int64_t scale,
+                             Combine combine, A identity) {
+  A acc[kUnroll];
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) acc[u] = identity;
+  int64_t i = first;
+  for (; i + (kUnroll - 1) * stride < end; i += kUnroll * stride) {
+    T v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) v[u] = p[(i + u * stride) * scale];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) acc[u] = combine(acc[u], A(v[u]));
+  }
+  for (; i < end; i += stride) acc[0] = combine(acc[0], A(p[i * scale]));
+#pragma unroll
+  for (int u = 1; u < kUnroll; ++u) acc[0] = combine(acc[0], acc[u]);
+  return acc[0];
+}
+
 // Pass 1, rows: block b reduces piece (b % pieces) of row (b / pieces). With one piece the
 // result goes straight to out, otherwise to partial[piece * rows + row].
 template <class T, class A, class Combine>
@@ -55,9 +81,8 @@ __global__ void reduce_rows_kernel(const T* x, int64_t rows, int64_t n, int64_t 
     const int64_t row = b / pieces, piece = b % pieces;
     const int64_t begin = piece * piece_length;
     const int64_t end = begin + piece_length < n ? begin + piece_length : n;
-    const T* r = x + row * n;
-    A acc = identity;
-    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) acc = combine(acc, A(r[i]));
+    A acc = combine_strided(x + row * n, begin + threadIdx.x, end, int64_t{blockDim.x}, 1, combine,
+                            identity);
     acc = block_reduce(acc, combine, identity);
     if (threadIdx.x == 0) {
       if (pieces == 1)
@@ -80,9 +105,7 @@ __global__ void reduce_columns_kernel(const T* x, int64_t outer, int64_t n, int6
     const int64_t o = q / inner, j = q % inner;
     const int64_t begin = piece * piece_rows;
     const int64_t end = begin + piece_rows < n ? begin + piece_rows : n;
-    const T* column = x + o * n * inner + j;
-    A acc = identity;
-    for (int64_t r = begin; r < end; ++r) acc = combine(acc, A(column[r * inner]));
+    const A acc = combine_strided(x + o * n * inner + j, begin, end, 1, inner, combine, identity);
     if (pieces == 1)
       out[q] = static_cast<T>(acc);
     else
@@ -90,14 +113,20 @@ __global__ void reduce_columns_kernel(const T* x, int64_t outer, int64_t n, int6
   }
 }
 
-// Pass 2: out[q] = the pieces of output q combined in piece order.
+// Pass 2: out[q] = the pieces of output q combined, a warp per output (lane l takes pieces
+// l, l + 32, ..., then a shuffle tree), so that a single output's thousand pieces are not
+// one thread's serial loop.
 template <class T, class A, class Combine>
 __global__ void combine_pieces_kernel(const A* partial, int64_t outputs, int64_t pieces,
-                                      Combine combine, T* out) {
-  for (int64_t q = first_index(); q < outputs; q += grid_stride()) {
-    A acc = partial[q];
-    for (int64_t p = 1; p < pieces; ++p) acc = combine(acc, partial[p * outputs + q]);
-    out[q] = static_cast<T>(acc);
+                                      Combine combine, A identity, T* out) {
+  const int lane = static_cast<int>(threadIdx.x % kWarpSize);
+  const int64_t warps = grid_stride() / kWarpSize;
+  // q is the same for the whole warp, so every lane takes part in warp_reduce.
+  for (int64_t q = first_index() / kWarpSize; q < outputs; q += warps) {
+    A acc = identity;
+    for (int64_t p = lane; p < pieces; p += kWarpSize) acc = combine(acc, partial[p * outputs + q]);
+    acc = warp_reduce(acc, combine);
+    if (lane == 0) out[q] = static_cast<T>(acc);
   }
 }
 
@@ -129,8 +158,8 @@ void reduce_typed(Combine combine, ReduceOp op, const Tensor& x, int64_t outer, 
         src, outer, n, piece_length, pieces, combine, identity, dst, partial_data);
     KITE_CUDA_CHECK_LAUNCH();
     if (pieces > 1) {
-      combine_pieces_kernel<T, A><<<grid_for(outputs), kBlockSize, 0, stream>>>(
-          partial_data, outputs, pieces, combine, dst);
+      combine_pieces_kernel<T, A><<<grid_for(outputs * kWarpSize), kBlockSize, 0, stream>>>(
+          partial_data, outputs, pieces, combine, identity, dst);
       KITE_CUDA_CHECK_LAUNCH();
     }
     return;
@@ -149,8 +178,8 @@ void reduce_typed(Combine combine, ReduceOp op, const Tensor& x, int64_t outer, 
       src, outer, n, inner, piece_rows, pieces, combine, identity, dst, partial_data);
   KITE_CUDA_CHECK_LAUNCH();
   if (pieces > 1) {
-    combine_pieces_kernel<T, A>
-        <<<grid_for(outputs), kBlockSize, 0, stream>>>(partial_data, outputs, pieces, combine, dst);
+    combine_pieces_kernel<T, A><<<grid_for(outputs * kWarpSize), kBlockSize, 0, stream>>>(
+        partial_data, outputs, pieces, combine, identity, dst);
     KITE_CUDA_CHECK_LAUNCH();
   }
 }

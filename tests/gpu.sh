@@ -4,7 +4,7 @@
 #   1. unpacks .debs/*.deb (the Debian packages tests/gpu_debs.sh downloads) into a prefix,
 #   2. configures and builds what the steps below run (Release, CUDA on, this GPU's
 #      architecture only),
-#   3. runs the GPU tests (ctest -L gpu),
+#   3. runs the GPU tests (each GPU test binary; ctest -L gpu with KITE_GPU_CTEST=1),
 #   4. runs the GPU benchmarks (bench_ops, bench_gemm, bench_conv with PyTorch beside it when
 #      the machine's python3 has a CUDA torch, bench_models),
 #   5. runs NCCL (bench_allreduce: one rank without mpirun, then under mpirun with one rank per
@@ -23,7 +23,8 @@
 # Environment: KITE_BUILD_DIR (default build-gpu), KITE_DEPS_PREFIX (default deps/ in the build
 # folder; never /), KITE_JOBS (default nproc), KITE_GPU_BUDGET_S (default 540),
 # KITE_CUDA_ARCHITECTURES (default: the GPU's own, from nvidia-smi), KITE_GPU_MPI (auto: use
-# MPI when the system or the packages have it; off: build without MPI).
+# MPI when the system or the packages have it; off: build without MPI), KITE_GPU_CTEST (1: run
+# the GPU tests through ctest -L gpu rather than each binary once).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 root=$(pwd)
@@ -83,11 +84,11 @@ build=${KITE_BUILD_DIR:-build-gpu}
 case "$build" in /*) build_path=$build ;; *) build_path=$root/$build ;; esac
 prefix=${KITE_DEPS_PREFIX:-$build_path/deps}
 configure_extra=()
-if compgen -G ".debs/*.deb" >/dev/null; then
-  [ "$prefix" != "/" ] || { echo "refusing to unpack into /" >&2; exit 2; }
-  mkdir -p "$prefix"
-  count=0
-  for deb in .debs/*.deb; do
+
+# unpack_debs DIR: unpacks DIR/*.deb into the prefix; prints how many.
+unpack_debs() {
+  local count=0 deb member
+  for deb in "$1"/*.deb; do
     if command -v dpkg >/dev/null; then
       dpkg -x "$deb" "$prefix"
     else  # a .deb is an ar archive whose data.tar.xz (or .gz, .zst) holds the files
@@ -101,6 +102,27 @@ if compgen -G ".debs/*.deb" >/dev/null; then
     fi
     count=$((count + 1))
   done
+  echo "$count"
+}
+
+# MPI: the machine's own when its mpirun runs (asked before the packages' libraries are on the
+# library path: Debian's libpmix in front of the machine's breaks the machine's mpirun), else
+# Open MPI from .debs/mpi.
+mpirun_bin=$(command -v mpirun || true)
+if [ -n "$mpirun_bin" ] && ! "$mpirun_bin" --version >"$log_dir/mpirun_version.log" 2>&1; then
+  note "mpi: the machine's $mpirun_bin does not run (mpirun_version.log)"
+  mpirun_bin=""
+fi
+
+if compgen -G ".debs/*.deb" >/dev/null; then
+  [ "$prefix" != "/" ] || { echo "refusing to unpack into /" >&2; exit 2; }
+  mkdir -p "$prefix"
+  count=$(unpack_debs .debs) || exit 2
+  if [ -z "$mpirun_bin" ] && [ "${KITE_GPU_MPI:-auto}" != off ] &&
+    compgen -G ".debs/mpi/*.deb" >/dev/null; then
+    mpi_count=$(unpack_debs .debs/mpi) || exit 2
+    count=$((count + mpi_count))
+  fi
   lib="$prefix/usr/lib/x86_64-linux-gnu"
   export CMAKE_PREFIX_PATH="$prefix/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
   export CMAKE_INCLUDE_PATH="$prefix/usr/include${CMAKE_INCLUDE_PATH:+:$CMAKE_INCLUDE_PATH}"
@@ -112,11 +134,10 @@ if compgen -G ".debs/*.deb" >/dev/null; then
   note "deps: unpacked $count packages into $prefix"
 fi
 
-# MPI: the system's, else Open MPI from the packages. dpkg -x skips the maintainer scripts, so
-# there is no `mpirun` link (only mpirun.openmpi), and Open MPI must be told where it now lives
-# (OPAL_PREFIX) to find its plugins and help files. One node: shared memory between ranks, and
-# none of the network transports whose libraries the maintainer scripts would have linked.
-mpirun_bin=$(command -v mpirun || true)
+# Open MPI from the packages: dpkg -x skips the maintainer scripts, so there is no `mpirun`
+# link (only mpirun.openmpi), and Open MPI must be told where it now lives (OPAL_PREFIX) to
+# find its plugins and help files. One node: shared memory between ranks, and none of the
+# network transports whose libraries the maintainer scripts would have linked.
 if [ "${KITE_GPU_MPI:-auto}" = off ]; then
   configure_extra+=(-DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON)
   mpirun_bin=""
@@ -136,13 +157,16 @@ elif [ -z "$mpirun_bin" ] && [ -x "$prefix/usr/bin/mpirun.openmpi" ]; then
     configure_extra+=(-DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON)
     mpirun_bin=""
   fi
+elif [ -z "$mpirun_bin" ]; then
+  configure_extra+=(-DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON)
 fi
 # Root, and no ssh: Open MPI's launcher wants an rsh agent to exist even for local ranks.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm_rsh_agent=false
 note "mpi: ${mpirun_bin:-none}"
 
-# NCCL: the CUDA toolkit's, else the one in the machine's Python (the nvidia-nccl wheel).
-if [ ! -e /usr/local/cuda/include/nccl.h ] && command -v python3 >/dev/null; then
+# NCCL: the CUDA toolkit's or the system's, else the one in the machine's Python (the nvidia-nccl wheel).
+if [ ! -e /usr/local/cuda/include/nccl.h ] && [ ! -e /usr/include/nccl.h ] &&
+  command -v python3 >/dev/null; then
   nccl_root=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__))' \
     2>/dev/null || python3 -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null)
   if [ -n "$nccl_root" ] && [ -e "$nccl_root/include/nccl.h" ]; then
@@ -180,8 +204,27 @@ step build 420 cmake --build "$build" --parallel "$jobs" --target "${targets[@]}
 ldd "$build/apps/train_ae" >"$log_dir/ldd.log" 2>&1
 
 # ---- 3. GPU tests ----
-step ctest_gpu 240 ctest --test-dir "$build" -L gpu --output-on-failure --parallel "$jobs"
-grep -E "tests passed|tests failed" "$log_dir/ctest_gpu.log" | tee -a "$summary"
+# Each test binary once, in one process each: ctest runs every parity row in its own process,
+# and a CUDA context per row costs a lease more than a minute. KITE_GPU_CTEST=1: ctest -L gpu.
+gpu_test_binaries() {
+  local name
+  for name in "${gpu_tests[@]}"; do
+    if [ -x "$build/tests/$name" ]; then
+      echo "$build/tests/$name"
+    else
+      find "$build" -type f -name "$name" -perm -u+x | head -1
+    fi
+  done
+}
+mapfile -t gpu_test_paths < <(gpu_test_binaries)
+if [ "${KITE_GPU_CTEST:-0}" = 1 ]; then
+  step ctest_gpu 240 ctest --test-dir "$build" -L gpu --output-on-failure --parallel "$jobs"
+  grep -E "tests passed|tests failed" "$log_dir/ctest_gpu.log" | tee -a "$summary"
+else
+  step gpu_tests 240 bash -c 'rc=0; for b in "$@"; do echo "## $b"; "$b" || rc=1; done; exit $rc' \
+    _ "${gpu_test_paths[@]}"
+  grep -E "^## |PASSED|FAILED|SKIPPED \[" "$log_dir/gpu_tests.log" | tee -a "$summary"
+fi
 
 # ---- 4. GPU benchmarks ----
 step bench_ops 60 "$build/apps/bench_ops" --device cuda &&
@@ -241,10 +284,9 @@ rm -f "$log_dir"/train_ae/*.safetensors "$log_dir"/train_ae_nccl/*.safetensors
 # ---- 6. compute-sanitizer memcheck on each GPU test binary, in the time left ----
 sanitizer=$(command -v compute-sanitizer || true)
 if [ -n "$sanitizer" ]; then
-  remaining=${#gpu_tests[@]}
-  for name in "${gpu_tests[@]}"; do
-    binary="$build/tests/$name"
-    [ -x "$binary" ] || binary=$(find "$build" -type f -name "$name" -perm -u+x | head -1)
+  remaining=${#gpu_test_paths[@]}
+  for binary in "${gpu_test_paths[@]}"; do
+    name=$(basename "$binary")
     left=$((deadline - $(date +%s)))
     # No leak check: the caching allocator and the cuBLAS handles are freed by process exit,
     # on purpose (see cuda/caching_allocator.h). API errors are not reported: some tests

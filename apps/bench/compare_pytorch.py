@@ -144,7 +144,8 @@ def main():
             sys.exit("compare_pytorch.py: --clock cpu times the host; on a GPU use --clock wall")
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
-        torch.cuda.set_device(torch.device(DEVICE))
+        device = torch.device(DEVICE)
+        torch.cuda.set_device(device.index if device.index is not None else 0)
         where = (f"{torch.cuda.get_device_name()}, cuDNN {torch.backends.cudnn.version()}, "
                  f"TF32 off, CUDA events")
     else:
