@@ -378,9 +378,14 @@ class BareCublas {
   // Row-major C (m x n) = op(A) op(B), as the column-major C^T = op(B)^T op(A)^T (cuda/blas.h).
   template <class T>
   void gemm(bool ta, bool tb, int m, int n, int k, const T* a, const T* b, T* c, bool tf32) {
-    CUBLAS_CHECK(cublasSetStream(handle_, kite::cuda::current_stream()));
-    CUBLAS_CHECK(
-        cublasSetMathMode(handle_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    // Stream and math mode are set once (as kite does), so that the comparison is kite's
+    // op against the GEMM call alone.
+    if (!configured_) {
+      CUBLAS_CHECK(cublasSetStream(handle_, kite::cuda::current_stream()));
+      CUBLAS_CHECK(
+          cublasSetMathMode(handle_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+      configured_ = true;
+    }
     const T one = 1, zero = 0;
     const int lda = ta ? m : k, ldb = tb ? k : n;
     const cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -393,12 +398,14 @@ class BareCublas {
 
  private:
   cublasHandle_t handle_ = nullptr;
+  bool configured_ = false;  // one stream and one math mode per run
 };
 
 struct CudaRow {
   std::string dtype, trans;
   Shape shape;
   double kite_ms, cublas_ms;
+  double kite_host_us, cublas_host_us;  // host time to issue one call
   double err_vs_cublas, err_vs_naive;
 };
 
@@ -427,19 +434,25 @@ CudaRow bench_cuda_case(BareCublas& bare, bool ta, bool tb, Shape s, kite::Devic
   };
 
   kite::apps::DeviceTimer timer(device);
-  const auto batch_ms = [&](auto&& call, int reps) {
+  // Also the host's time to issue the batch's calls (before waiting for the GPU): when it is
+  // as long as the GPU's time per call, the case measures launch overhead, not the GEMM.
+  std::vector<double> kite_times, bare_times, kite_issue_us, bare_issue_us;
+  const auto batch_ms = [&](auto&& call, int reps, std::vector<double>* host_us = nullptr) {
     timer.start();
+    const auto issue_start = std::chrono::steady_clock::now();
     for (int r = 0; r < reps; ++r) call();
+    const std::chrono::duration<double, std::micro> issued =
+        std::chrono::steady_clock::now() - issue_start;
+    if (host_us) host_us->push_back(issued.count() / reps);
     return timer.stop_ms() / reps;
   };
   // Warm-up: the handles, the caching allocator's block, cuBLAS's choice of kernel.
   batch_ms(run_kite, 2);
   const double first_ms = std::max(batch_ms(run_bare, 2), 1e-4);
   const int reps = timing.reps > 0 ? timing.reps : std::clamp(int(20.0 / first_ms), 3, 1000);
-  std::vector<double> kite_times, bare_times;
   for (int round = 0; round < 3; ++round) {
-    kite_times.push_back(batch_ms(run_kite, reps));
-    bare_times.push_back(batch_ms(run_bare, reps));
+    kite_times.push_back(batch_ms(run_kite, reps, &kite_issue_us));
+    bare_times.push_back(batch_ms(run_bare, reps, &bare_issue_us));
   }
 
   const Tensor a_host = kite::to_device(a, kite::Device::cpu());
@@ -460,6 +473,8 @@ CudaRow bench_cuda_case(BareCublas& bare, bool ta, bool tb, Shape s, kite::Devic
           s,
           summarize(kite_times, timing.stat),
           summarize(bare_times, timing.stat),
+          summarize(kite_issue_us, timing.stat),
+          summarize(bare_issue_us, timing.stat),
           err_vs_cublas,
           err_vs_naive};
 }
@@ -473,10 +488,13 @@ int run_cuda(kite::Device device, const std::vector<Shape>& shapes, const std::s
                "operands and stream\n"
             << "- float32 math: " << (tf32 ? "TF32 tensor cores (--tf32)" : "full float32")
             << "\n- time per case: " << timing.stat
-            << " of 3 alternating batches, each the mean call of a batch timed with CUDA events\n\n"
+            << " of 3 alternating batches, each the mean call of a batch timed with CUDA events\n"
+            << "- host us: the host's time to issue one call (a case whose host time is its GPU "
+               "time per call measures launch overhead)\n\n"
             << "| dtype | op | MxNxK | kite ms | cuBLAS ms | kite TFLOP/s | cuBLAS TFLOP/s | "
-               "kite/cuBLAS time | max abs kite-cuBLAS | max abs kite-naive |\n"
-            << "|---|---|---|---|---|---|---|---|---|---|\n";
+               "kite/cuBLAS time | kite host us | cuBLAS host us | max abs kite-cuBLAS | "
+               "max abs kite-naive |\n"
+            << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   double worst = 0;
   std::string worst_case;
   int within = 0, timed = 0;
@@ -496,6 +514,7 @@ int run_cuda(kite::Device device, const std::vector<Shape>& shapes, const std::s
                   << fmt("%.4f", r.kite_ms) << " | " << fmt("%.4f", r.cublas_ms) << " | "
                   << fmt("%.2f", flops / r.kite_ms * 1e-9) << " | "
                   << fmt("%.2f", flops / r.cublas_ms * 1e-9) << " | " << fmt("%.3f", ratio) << " | "
+                  << fmt("%.1f", r.kite_host_us) << " | " << fmt("%.1f", r.cublas_host_us) << " | "
                   << fmt("%.1e", r.err_vs_cublas) << " | " << fmt("%.1e", r.err_vs_naive) << " |\n";
         std::cout.flush();
         if (flops == 0) continue;

@@ -61,16 +61,36 @@ cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation
 void set_allow_tf32(bool allow) { tf32_allowed.store(allow); }
 bool allow_tf32() { return tf32_allowed.load(); }
 
-cublasHandle_t cublas_handle() {
+namespace {
+
+// A thread's handle for one device, with the stream and math mode it was last given: setting
+// either costs host time, which a small GEMM's launch cannot hide, so they are set only when
+// they change. A new handle runs on the default stream in the default math mode.
+struct HandleState {
+  cublasHandle_t handle = nullptr;
+  cudaStream_t stream = nullptr;
+  cublasMath_t math = CUBLAS_DEFAULT_MATH;
+};
+
+HandleState& current_handle_state() {
   // Handles are never destroyed: a thread-exit or static destructor could run after the CUDA
   // runtime has shut down. One handle per device per thread is a few KB of host memory.
-  thread_local std::vector<cublasHandle_t> handles;
+  thread_local std::vector<HandleState> states;
   const int device = current_device();
-  if (device >= static_cast<int>(handles.size())) handles.resize(device + 1, nullptr);
-  if (handles[device] == nullptr) CUBLAS_CHECK(cublasCreate(&handles[device]));
-  CUBLAS_CHECK(cublasSetStream(handles[device], current_stream()));
-  return handles[device];
+  if (device >= static_cast<int>(states.size())) states.resize(device + 1);
+  HandleState& state = states[device];
+  if (state.handle == nullptr) CUBLAS_CHECK(cublasCreate(&state.handle));
+  const cudaStream_t stream = current_stream();
+  if (state.stream != stream) {
+    CUBLAS_CHECK(cublasSetStream(state.handle, stream));
+    state.stream = stream;
+  }
+  return state;
 }
+
+}  // namespace
+
+cublasHandle_t cublas_handle() { return current_handle_state().handle; }
 
 template <class T>
 void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
@@ -80,10 +100,15 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
   if (batch == 0 || m == 0 || n == 0) return;
   // With k == 0, BLAS would scale C by beta; every caller handles that case itself.
   KITE_CHECK(k > 0, "gemm: empty reduction (K = 0) must be handled by the caller");
-  cublasHandle_t handle = cublas_handle();
-  if constexpr (std::is_same_v<T, float>)
-    CUBLAS_CHECK(
-        cublasSetMathMode(handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  HandleState& state = current_handle_state();
+  cublasHandle_t handle = state.handle;
+  if constexpr (std::is_same_v<T, float>) {  // the math mode only affects float32
+    const cublasMath_t math = allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+    if (state.math != math) {
+      CUBLAS_CHECK(cublasSetMathMode(handle, math));
+      state.math = math;
+    }
+  }
   // Column-major C^T (n x m) = op(B)^T (n x k) * op(A)^T (k x m): see blas.h.
   const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;

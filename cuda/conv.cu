@@ -13,14 +13,17 @@
 // per group and chunk. 1x1, stride-1, unpadded convolutions skip im2col in the forward and
 // transposed directions (the input already is the column matrix).
 // col2im is a gather (col2im_element): each input pixel sums its own entries, so no two
-// threads write the same element.
+// threads write the same element. Convolutions with one or two output channels per group
+// skip im2col and the GEMM (the direct kernels below).
 #include <algorithm>
 
 #include "cuda/blas.h"
+#include "cuda/block_reduce.cuh"
 #include "cuda/kernels.h"
 #include "cuda/launch.cuh"
 #include "engine/dtype.h"
 #include "ops/math/im2col.h"
+#include "ops/math/reduce.h"
 
 namespace kite::cuda {
 namespace {
@@ -29,6 +32,13 @@ using math::ConvGeometry;
 
 // Elements of im2col workspace per chunk (128 MiB of float32, 256 MiB of float64).
 constexpr int64_t kWorkspaceElements = int64_t{1} << 25;
+
+// At most this many output channels per group: the direct kernels below, not im2col + GEMM.
+constexpr int64_t kDirectMaxOutChannels = 2;
+
+bool use_direct(const ConvGeometry& g) {
+  return g.out_channels_per_group() <= kDirectMaxOutChannels;
+}
 
 // col[((nl * groups + grp) * K + r) * P + p] for images n0 + nl, nl < count.
 template <class T>
@@ -99,6 +109,83 @@ __global__ void col2im_kernel(const T* col, const T* bias, ConvGeometry g, int64
   }
 }
 
+// ---- direct kernels, for convolutions with at most kDirectMaxOutChannels per group ----
+// The im2col matrix costs K * P elements of memory traffic per image (written, then read by
+// the GEMM) whatever the number of output channels, and with one or two of them the GEMM is a
+// matrix-vector product bound by that traffic (a decoder's last 5x5 convolution 64 -> 1
+// spends 25 times its input on it). These kernels read the input through the cache instead.
+
+// y[n, oc, p] = bias[oc] + conv_direct_element: a thread per output element.
+template <class T>
+__global__ void conv2d_direct_kernel(const T* x, const T* w, const T* bias, ConvGeometry g, T* y) {
+  const int64_t p_size = g.out_plane(), cg = g.in_channels_per_group();
+  const int64_t og = g.out_channels_per_group(), k = g.col_rows();
+  const int64_t total = g.batch * g.out_channels * p_size;
+  for (int64_t idx = first_index(); idx < total; idx += grid_stride()) {
+    const int64_t p = idx % p_size, t = idx / p_size;
+    const int64_t oc = t % g.out_channels, n = t / g.out_channels;
+    const T* xg = x + (n * g.in_channels + oc / og * cg) * g.in_plane();
+    const T sum = math::conv_direct_element(xg, w + oc * k, g, p / g.out_w, p % g.out_w);
+    y[idx] = bias ? bias[oc] + sum : sum;
+  }
+}
+
+// The transposed direction (conv_transpose2d, conv2d's input gradient): out[n, c, ih, iw] =
+// bias[c] + col2im_gather of the entries (W_g^T in_g)[row, p], each computed where it is
+// needed rather than stored. `in` is [N, out_channels, P], `out` [N, in_channels, in_h, in_w].
+template <class T>
+__global__ void conv_transpose2d_direct_kernel(const T* in, const T* w, const T* bias,
+                                               ConvGeometry g, T* out) {
+  const int64_t p_size = g.out_plane(), cg = g.in_channels_per_group();
+  const int64_t og = g.out_channels_per_group(), k = g.col_rows();
+  const int64_t total = g.batch * g.in_channels * g.in_plane();
+  for (int64_t idx = first_index(); idx < total; idx += grid_stride()) {
+    const int64_t iw = idx % g.in_w;
+    int64_t t = idx / g.in_w;
+    const int64_t ih = t % g.in_h;
+    t /= g.in_h;
+    const int64_t c = t % g.in_channels, n = t / g.in_channels;
+    const int64_t grp = c / cg;
+    const T* wg = w + grp * og * k;
+    const T* ing = in + (n * g.out_channels + grp * og) * p_size;
+    const T sum = math::col2im_gather<T>(g, c % cg, ih, iw, [=](int64_t row, int64_t p) {
+      T entry = T(0);
+      for (int64_t o = 0; o < og; ++o) entry += wg[o * k + row] * ing[o * p_size + p];
+      return entry;
+    });
+    out[idx] = bias ? bias[c] + sum : sum;
+  }
+}
+
+// dW[oc, r] = sum over images n and output pixels p of dy[n, oc, p] * im2col(x_n)[r, p]: a
+// block per weight element. Each thread takes output pixels p, p + blockDim, ... and finds
+// the input pixel that tap r reads for p once, then runs down the batch.
+template <class T>
+__global__ void conv2d_weight_grad_direct_kernel(const T* x, const T* dy, ConvGeometry g, T* dw) {
+  using A = math::accumulator_t<T>;
+  const int64_t p_size = g.out_plane(), cg = g.in_channels_per_group();
+  const int64_t og = g.out_channels_per_group(), k = g.col_rows();
+  const int64_t image_in = g.in_channels * g.in_plane(), image_out = g.out_channels * p_size;
+  for (int64_t e = blockIdx.x; e < g.out_channels * k; e += gridDim.x) {
+    const int64_t oc = e / k;
+    const math::ColRow r = math::split_col_row(g, e % k);
+    const T* xc = x + (oc / og * cg + r.channel) * g.in_plane();
+    A sum = 0;
+    for (int64_t p = threadIdx.x; p < p_size; p += blockDim.x) {
+      const int64_t ih =
+          math::conv_input_coord(p / g.out_w, r.kh, g.stride_h, g.pad_top, g.dilation_h);
+      const int64_t iw =
+          math::conv_input_coord(p % g.out_w, r.kw, g.stride_w, g.pad_left, g.dilation_w);
+      if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) continue;
+      const T* xp = xc + ih * g.in_w + iw;
+      const T* dyp = dy + oc * p_size + p;
+      for (int64_t n = 0; n < g.batch; ++n) sum += A(dyp[n * image_out]) * A(xp[n * image_in]);
+    }
+    sum = block_reduce(sum, math::SumCombine{}, A(0));
+    if (threadIdx.x == 0) dw[e] = T(sum);
+  }
+}
+
 // out[n, c, p] = bias[c] for the `count` images from n0 (channels planes of `plane` each).
 template <class T>
 __global__ void fill_bias_planes_kernel(const T* bias, int64_t n0, int64_t count, int64_t channels,
@@ -134,6 +221,11 @@ void conv2d_typed(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const int64_t cg = g.in_channels_per_group(), og = g.out_channels_per_group();
   const int64_t k = g.col_rows(), p = g.out_plane();
   const cudaStream_t stream = current_stream();
+  if (use_direct(g)) {
+    conv2d_direct_kernel<<<grid_for(output.numel()), kBlockSize, 0, stream>>>(x, w, b, g, y);
+    KITE_CUDA_CHECK_LAUNCH();
+    return;
+  }
   const bool pointwise = g.is_pointwise();
   const int64_t chunk = chunk_images(g.batch, pointwise ? 0 : g.groups * k * p);
   Tensor workspace;
@@ -184,6 +276,12 @@ void conv_transpose2d_typed(const Tensor& input, const Tensor& weight, const Ten
   const int64_t cg = g.in_channels_per_group(), og = g.out_channels_per_group();
   const int64_t k = g.col_rows(), p = g.out_plane();
   const cudaStream_t stream = current_stream();
+  if (og > 0 && use_direct(g)) {
+    conv_transpose2d_direct_kernel<<<grid_for(output.numel()), kBlockSize, 0, stream>>>(in, w, b, g,
+                                                                                        out);
+    KITE_CUDA_CHECK_LAUNCH();
+    return;
+  }
   const bool pointwise = g.is_pointwise();
   const int64_t chunk = chunk_images(g.batch, pointwise ? 0 : g.groups * k * p);
   Tensor workspace;
@@ -239,6 +337,13 @@ void weight_grad_typed(const Tensor& input, const Tensor& grad_output, const Con
   const cudaStream_t stream = current_stream();
   if (g.batch == 0 || p == 0) {
     zero_kernel<<<grid_for(grad_weight.numel()), kBlockSize, 0, stream>>>(dw, grad_weight.numel());
+    KITE_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  if (use_direct(g)) {
+    const int64_t elements = grad_weight.numel();
+    conv2d_weight_grad_direct_kernel<<<static_cast<int>(std::min<int64_t>(elements, 1 << 30)),
+                                       kBlockSize, 0, stream>>>(x, dy, g, dw);
     KITE_CUDA_CHECK_LAUNCH();
     return;
   }

@@ -10,7 +10,8 @@
 #   5. runs NCCL (bench_allreduce: one rank without mpirun, then under mpirun with one rank per
 #      GPU) and stage 1 of the model on the GPU (train_ae, one epoch of Fashion-MNIST when the
 #      dataset package was brought, else synthetic shapes),
-#   6. runs compute-sanitizer --tool memcheck on every GPU test binary, in the time left.
+#   6. runs compute-sanitizer --tool memcheck on every GPU test binary, and --tool racecheck
+#      on the parity table, in the time left.
 # The whole run keeps to a time budget (KITE_GPU_BUDGET_S, default 540 s, for a lease of
 # 10-minute commands): every step gets at most its own cap and what is left of the budget, so
 # the script ends, with its logs, before the lease's limit kills it. The steps are in order of
@@ -281,7 +282,7 @@ fi
 # Only the small files come back from a lease: drop the checkpoints.
 rm -f "$log_dir"/train_ae/*.safetensors "$log_dir"/train_ae_nccl/*.safetensors
 
-# ---- 6. compute-sanitizer memcheck on each GPU test binary, in the time left ----
+# ---- 6. compute-sanitizer on the GPU test binaries, in the time left ----
 sanitizer=$(command -v compute-sanitizer || true)
 if [ -n "$sanitizer" ]; then
   remaining=${#gpu_test_paths[@]}
@@ -291,9 +292,17 @@ if [ -n "$sanitizer" ]; then
     # No leak check: the caching allocator and the cuBLAS handles are freed by process exit,
     # on purpose (see cuda/caching_allocator.h). API errors are not reported: some tests
     # provoke them on purpose (an out-of-memory allocation, a bad device index).
-    step "memcheck_$name" $((left / remaining)) "$sanitizer" --tool memcheck \
+    # (remaining + 1: a share of the time is kept for racecheck below.)
+    step "memcheck_$name" $((left / (remaining + 1))) "$sanitizer" --tool memcheck \
       --report-api-errors no --error-exitcode 1 "$binary"
     remaining=$((remaining - 1))
+  done
+  # racecheck: shared-memory hazards in the kernels that use it (block reductions, the LU
+  # kernel), all of which the parity table runs.
+  for binary in "${gpu_test_paths[@]}"; do
+    [ "$(basename "$binary")" = test_cuda_parity ] || continue
+    step racecheck_test_cuda_parity $((deadline - $(date +%s))) "$sanitizer" --tool racecheck \
+      --error-exitcode 1 "$binary"
   done
 else
   note "memcheck: compute-sanitizer not found"

@@ -1,6 +1,6 @@
-// The index math of 2-D convolution, shared by the CPU kernels and (later) the CUDA kernels:
-// output sizes, which input pixel an output pixel reads through a kernel tap, and the
-// im2col / col2im element formulas.
+// The index math of 2-D convolution, shared by the CPU kernels and the CUDA kernels: output
+// sizes, which input pixel an output pixel reads through a kernel tap, the im2col / col2im
+// element formulas, and the direct (im2col-free) output pixel.
 //
 // im2col turns one group of one image into a matrix with one row per (input channel, kh, kw)
 // and one column per output pixel, so that the convolution becomes a matrix product:
@@ -108,25 +108,59 @@ KITE_HD T im2col_element(const T* x, const ConvGeometry& g, int64_t row, int64_t
 }
 
 // col2im written as a gather: the sum of the im2col entries copied from input pixel
-// (channel, ih, iw) of one group. col is that group's full matrix [col_rows, out_plane].
-// (A GPU kernel computes each pixel with this, free of write conflicts; the CPU kernel
-// scatters row by row instead, which streams memory better.)
-template <class T>
-KITE_HD T col2im_element(const T* col, const ConvGeometry& g, int64_t channel, int64_t ih,
-                         int64_t iw) {
+// (channel, ih, iw) of one group, where entry(row, p) gives the entry in row `row` and
+// column (output pixel) p. (A GPU kernel computes each pixel with this, free of write
+// conflicts; the CPU kernel scatters row by row instead, which streams memory better.)
+template <class T, class Entry>
+KITE_HD T col2im_gather(const ConvGeometry& g, int64_t channel, int64_t ih, int64_t iw,
+                        Entry entry) {
   T sum = T(0);
   for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+    // Stride 1 skips the divisions, which a GPU does in software for 64-bit integers.
     const int64_t num_h = ih + g.pad_top - kh * g.dilation_h;
-    if (num_h < 0 || num_h % g.stride_h != 0) continue;
-    const int64_t oh = num_h / g.stride_h;
+    if (num_h < 0 || (g.stride_h != 1 && num_h % g.stride_h != 0)) continue;
+    const int64_t oh = g.stride_h == 1 ? num_h : num_h / g.stride_h;
     if (oh >= g.out_h) continue;
     for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
       const int64_t num_w = iw + g.pad_left - kw * g.dilation_w;
-      if (num_w < 0 || num_w % g.stride_w != 0) continue;
-      const int64_t ow = num_w / g.stride_w;
+      if (num_w < 0 || (g.stride_w != 1 && num_w % g.stride_w != 0)) continue;
+      const int64_t ow = g.stride_w == 1 ? num_w : num_w / g.stride_w;
       if (ow >= g.out_w) continue;
-      const int64_t row = (channel * g.kernel_h + kh) * g.kernel_w + kw;
-      sum += col[row * g.out_plane() + oh * g.out_w + ow];
+      sum += entry((channel * g.kernel_h + kh) * g.kernel_w + kw, oh * g.out_w + ow);
+    }
+  }
+  return sum;
+}
+
+// col2im_gather on a stored matrix: col is one group's [col_rows, out_plane].
+template <class T>
+KITE_HD T col2im_element(const T* col, const ConvGeometry& g, int64_t channel, int64_t ih,
+                         int64_t iw) {
+  const int64_t p_size = g.out_plane();
+  return col2im_gather<T>(g, channel, ih, iw,
+                          [col, p_size](int64_t row, int64_t p) { return col[row * p_size + p]; });
+}
+
+// conv2d's output pixel (oh, ow) of one output channel, summed over the kernel's taps with
+// no im2col matrix: sum over (c, kh, kw) of w[(c * kernel_h + kh) * kernel_w + kw] *
+// x[c, ih, iw], which is sum_r w[r] * im2col_element(x, g, r, oh * out_w + ow). x as in
+// im2col_element; w is the channel's weight row (col_rows values). For convolutions with few
+// output channels, where the im2col matrix would be most of the memory traffic.
+template <class T>
+KITE_HD T conv_direct_element(const T* x, const T* w, const ConvGeometry& g, int64_t oh,
+                              int64_t ow) {
+  T sum = T(0);
+  for (int64_t c = 0; c < g.in_channels_per_group(); ++c) {
+    const T* xc = x + c * g.in_plane();
+    const T* wc = w + c * g.kernel_h * g.kernel_w;
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      const int64_t ih = conv_input_coord(oh, kh, g.stride_h, g.pad_top, g.dilation_h);
+      if (ih < 0 || ih >= g.in_h) continue;
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+        const int64_t iw = conv_input_coord(ow, kw, g.stride_w, g.pad_left, g.dilation_w);
+        if (iw < 0 || iw >= g.in_w) continue;
+        sum += wc[kh * g.kernel_w + kw] * xc[ih * g.in_w + iw];
+      }
     }
   }
   return sum;

@@ -292,8 +292,8 @@ TEST(Im2colMath, ElementFormulasReproduceTheKernels) {
                               ov = to_double_vector(out);
     const int64_t cg = g.in_channels_per_group(), og = g.out_channels_per_group();
     const int64_t k = g.col_rows(), p = g.out_plane();
-    // Forward: out = W * col with col from im2col_element.
-    double err = 0;
+    // Forward: out = W * col with col from im2col_element, and directly (conv_direct_element).
+    double err = 0, direct_err = 0;
     std::vector<double> col(k * p);
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -304,10 +304,15 @@ TEST(Im2colMath, ElementFormulasReproduceTheKernels) {
           for (int64_t j = 0; j < p; ++j) {
             double s = 0;
             for (int64_t r = 0; r < k; ++r) s += wv[(grp * og + o) * k + r] * col[r * p + j];
-            err = std::max(err, std::abs(s - ov[((n * g.out_channels) + grp * og + o) * p + j]));
+            const double want = ov[((n * g.out_channels) + grp * og + o) * p + j];
+            err = std::max(err, std::abs(s - want));
+            const double direct = math::conv_direct_element(xg, wv.data() + (grp * og + o) * k, g,
+                                                            j / g.out_w, j % g.out_w);
+            direct_err = std::max(direct_err, std::abs(direct - want));
           }
       }
     EXPECT_LT(err, 1e-12) << "im2col_element, input " << shape_str(c.input);
+    EXPECT_LT(direct_err, 1e-12) << "conv_direct_element, input " << shape_str(c.input);
     // Transposed: conv_transpose2d(y) = col2im(W^T y) with col2im_element.
     const Tensor y = randn(out.shape(), DType::Float64, Device::cpu(), &gen);
     const std::vector<double> yv = to_double_vector(y);
@@ -320,8 +325,16 @@ TEST(Im2colMath, ElementFormulasReproduceTheKernels) {
         y, w, {},
         {o.stride, o.padding, {span_h % o.stride.h, span_w % o.stride.w}, o.dilation, o.groups}));
     err = 0;
+    double gather_err = 0;
     for (int64_t n = 0; n < g.batch; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
+        // The product W^T y as col2im_gather's entry, never stored (the direct GPU kernel).
+        const auto product = [&](int64_t r, int64_t j) {
+          double s = 0;
+          for (int64_t oc = 0; oc < og; ++oc)
+            s += wv[(grp * og + oc) * k + r] * yv[(n * g.out_channels + grp * og + oc) * p + j];
+          return s;
+        };
         for (int64_t r = 0; r < k; ++r)
           for (int64_t j = 0; j < p; ++j) {
             double s = 0;
@@ -335,9 +348,12 @@ TEST(Im2colMath, ElementFormulasReproduceTheKernels) {
               const double want =
                   tv[((n * g.in_channels + grp * cg + ci) * g.in_h + ih) * g.in_w + iw];
               err = std::max(err, std::abs(math::col2im_element(col.data(), g, ci, ih, iw) - want));
+              gather_err = std::max(
+                  gather_err, std::abs(math::col2im_gather<double>(g, ci, ih, iw, product) - want));
             }
       }
     EXPECT_LT(err, 1e-12) << "col2im_element, input " << shape_str(c.input);
+    EXPECT_LT(gather_err, 1e-12) << "col2im_gather, input " << shape_str(c.input);
   }
 }
 
