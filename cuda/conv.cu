@@ -40,19 +40,30 @@ bool use_direct(const ConvGeometry& g) {
   return g.out_channels_per_group() <= kDirectMaxOutChannels;
 }
 
+// The two im2col kernels run a thread per (image, group, input channel, output pixel): it
+// finds the pixel's row and column once and writes its channel's kernel_h * kernel_w rows
+// (im2col_tap), so the index arithmetic (64-bit divisions, which a GPU does in software) is
+// paid once per kh * kw entries rather than per entry. Neighbouring threads write
+// neighbouring pixels of each row.
+
 // col[((nl * groups + grp) * K + r) * P + p] for images n0 + nl, nl < count.
 template <class T>
 __global__ void im2col_kernel(const T* x, ConvGeometry g, int64_t n0, int64_t count, T* col) {
-  const int64_t k = g.col_rows(), p_size = g.out_plane();
-  const int64_t total = count * g.groups * k * p_size;
+  const int64_t k = g.col_rows(), p_size = g.out_plane(), cg = g.in_channels_per_group();
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  const int64_t total = count * g.groups * cg * p_size;
   for (int64_t idx = first_index(); idx < total; idx += grid_stride()) {
     const int64_t p = idx % p_size;
     int64_t t = idx / p_size;
-    const int64_t r = t % k;
-    t /= k;
+    const int64_t c = t % cg;
+    t /= cg;
     const int64_t grp = t % g.groups, nl = t / g.groups;
-    const T* xg = x + ((n0 + nl) * g.in_channels + grp * g.in_channels_per_group()) * g.in_plane();
-    col[idx] = math::im2col_element(xg, g, r, p);
+    const T* xc = x + ((n0 + nl) * g.in_channels + grp * cg + c) * g.in_plane();
+    T* rows = col + ((nl * g.groups + grp) * k + c * taps) * p_size + p;
+    const int64_t oh = p / g.out_w, ow = p % g.out_w;
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw)
+        rows[(kh * g.kernel_w + kw) * p_size] = math::im2col_tap(xc, g, kh, kw, oh, ow);
   }
 }
 
@@ -60,16 +71,21 @@ __global__ void im2col_kernel(const T* x, ConvGeometry g, int64_t n0, int64_t co
 template <class T>
 __global__ void im2col_grouped_kernel(const T* x, ConvGeometry g, int64_t n0, int64_t count,
                                       T* col) {
-  const int64_t k = g.col_rows(), p_size = g.out_plane();
-  const int64_t total = g.groups * k * count * p_size;
+  const int64_t k = g.col_rows(), p_size = g.out_plane(), cg = g.in_channels_per_group();
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  const int64_t total = g.groups * cg * count * p_size;
   for (int64_t idx = first_index(); idx < total; idx += grid_stride()) {
     const int64_t p = idx % p_size;
     int64_t t = idx / p_size;
     const int64_t nl = t % count;
     t /= count;
-    const int64_t r = t % k, grp = t / k;
-    const T* xg = x + ((n0 + nl) * g.in_channels + grp * g.in_channels_per_group()) * g.in_plane();
-    col[idx] = math::im2col_element(xg, g, r, p);
+    const int64_t c = t % cg, grp = t / cg;
+    const T* xc = x + ((n0 + nl) * g.in_channels + grp * cg + c) * g.in_plane();
+    T* rows = col + ((grp * k + c * taps) * count + nl) * p_size + p;
+    const int64_t oh = p / g.out_w, ow = p % g.out_w;
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw)
+        rows[(kh * g.kernel_w + kw) * count * p_size] = math::im2col_tap(xc, g, kh, kw, oh, ow);
   }
 }
 
@@ -250,8 +266,8 @@ void conv2d_typed(const Tensor& input, const Tensor& weight, const Tensor& bias,
       continue;
     }
     if (!pointwise) {
-      im2col_kernel<<<grid_for(count * g.groups * k * p), kBlockSize, 0, stream>>>(x, g, n0, count,
-                                                                                   col);
+      im2col_kernel<<<grid_for(count * g.in_channels * p), kBlockSize, 0, stream>>>(x, g, n0, count,
+                                                                                    col);
       KITE_CUDA_CHECK_LAUNCH();
     }
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -356,7 +372,7 @@ void weight_grad_typed(const Tensor& input, const Tensor& grad_output, const Con
 
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
     const int64_t count = std::min(chunk, g.batch - n0);
-    im2col_grouped_kernel<<<grid_for(g.groups * k * count * p), kBlockSize, 0, stream>>>(
+    im2col_grouped_kernel<<<grid_for(g.in_channels * count * p), kBlockSize, 0, stream>>>(
         x, g, n0, count, col);
     KITE_CUDA_CHECK_LAUNCH();
     group_gradient_kernel<<<grid_for(g.out_channels * count * p), kBlockSize, 0, stream>>>(

@@ -95,16 +95,23 @@ KITE_HD ColRow split_col_row(const ConvGeometry& g, int64_t row) {
   return {row / (g.kernel_h * g.kernel_w), (row / g.kernel_w) % g.kernel_h, row % g.kernel_w};
 }
 
+// What output pixel (oh, ow) reads through tap (kh, kw) of one input channel plane xc
+// [in_h, in_w]: the pixel, or zero in the padding.
+template <class T>
+KITE_HD T im2col_tap(const T* xc, const ConvGeometry& g, int64_t kh, int64_t kw, int64_t oh,
+                     int64_t ow) {
+  const int64_t ih = conv_input_coord(oh, kh, g.stride_h, g.pad_top, g.dilation_h);
+  const int64_t iw = conv_input_coord(ow, kw, g.stride_w, g.pad_left, g.dilation_w);
+  if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) return T(0);
+  return xc[ih * g.in_w + iw];
+}
+
 // Element (row, col) of one group's im2col matrix; x points at that group's first input
 // channel of one image (contiguous [in_channels_per_group, in_h, in_w]).
 template <class T>
 KITE_HD T im2col_element(const T* x, const ConvGeometry& g, int64_t row, int64_t col) {
   const ColRow r = split_col_row(g, row);
-  const int64_t oh = col / g.out_w, ow = col % g.out_w;
-  const int64_t ih = conv_input_coord(oh, r.kh, g.stride_h, g.pad_top, g.dilation_h);
-  const int64_t iw = conv_input_coord(ow, r.kw, g.stride_w, g.pad_left, g.dilation_w);
-  if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) return T(0);
-  return x[(r.channel * g.in_h + ih) * g.in_w + iw];
+  return im2col_tap(x + r.channel * g.in_plane(), g, r.kh, r.kw, col / g.out_w, col % g.out_w);
 }
 
 // col2im written as a gather: the sum of the im2col entries copied from input pixel
