@@ -105,6 +105,16 @@ __global__ void group_gradient_kernel(const T* dy, ConvGeometry g, int64_t n0, i
   }
 }
 
+// Element idx of an [images, in_channels, in_h, in_w] tensor as (image, channel, h, w).
+struct InputPixel {
+  int64_t image, channel, h, w;
+};
+__device__ __forceinline__ InputPixel split_input_index(const ConvGeometry& g, int64_t idx) {
+  const int64_t w = idx % g.in_w, rows = idx / g.in_w;
+  const int64_t h = rows % g.in_h, planes = rows / g.in_h;
+  return {planes / g.in_channels, planes % g.in_channels, h, w};
+}
+
 // out[n0 + nl, c, ih, iw] = bias[c] + the col entries copied from that pixel (col laid out as
 // im2col_kernel writes it).
 template <class T>
@@ -113,15 +123,11 @@ __global__ void col2im_kernel(const T* col, const T* bias, ConvGeometry g, int64
   const int64_t k = g.col_rows(), p_size = g.out_plane(), cg = g.in_channels_per_group();
   const int64_t total = count * g.in_channels * g.in_plane();
   for (int64_t idx = first_index(); idx < total; idx += grid_stride()) {
-    const int64_t iw = idx % g.in_w;
-    int64_t t = idx / g.in_w;
-    const int64_t ih = t % g.in_h;
-    t /= g.in_h;
-    const int64_t c = t % g.in_channels, nl = t / g.in_channels;
-    const int64_t grp = c / cg;
-    const T* colg = col + (nl * g.groups + grp) * k * p_size;
-    const T sum = math::col2im_element(colg, g, c % cg, ih, iw);
-    out[n0 * g.in_channels * g.in_plane() + idx] = bias ? bias[c] + sum : sum;
+    const InputPixel px = split_input_index(g, idx);
+    const int64_t grp = px.channel / cg;
+    const T* colg = col + (px.image * g.groups + grp) * k * p_size;
+    const T sum = math::col2im_element(colg, g, px.channel % cg, px.h, px.w);
+    out[n0 * g.in_channels * g.in_plane() + idx] = bias ? bias[px.channel] + sum : sum;
   }
 }
 
@@ -156,20 +162,17 @@ __global__ void conv_transpose2d_direct_kernel(const T* in, const T* w, const T*
   const int64_t og = g.out_channels_per_group(), k = g.col_rows();
   const int64_t total = g.batch * g.in_channels * g.in_plane();
   for (int64_t idx = first_index(); idx < total; idx += grid_stride()) {
-    const int64_t iw = idx % g.in_w;
-    int64_t t = idx / g.in_w;
-    const int64_t ih = t % g.in_h;
-    t /= g.in_h;
-    const int64_t c = t % g.in_channels, n = t / g.in_channels;
-    const int64_t grp = c / cg;
+    const InputPixel px = split_input_index(g, idx);
+    const int64_t grp = px.channel / cg;
     const T* wg = w + grp * og * k;
-    const T* ing = in + (n * g.out_channels + grp * og) * p_size;
-    const T sum = math::col2im_gather<T>(g, c % cg, ih, iw, [=](int64_t row, int64_t p) {
-      T entry = T(0);
-      for (int64_t o = 0; o < og; ++o) entry += wg[o * k + row] * ing[o * p_size + p];
-      return entry;
-    });
-    out[idx] = bias ? bias[c] + sum : sum;
+    const T* ing = in + (px.image * g.out_channels + grp * og) * p_size;
+    const T sum =
+        math::col2im_gather<T>(g, px.channel % cg, px.h, px.w, [=](int64_t row, int64_t p) {
+          T entry = T(0);
+          for (int64_t o = 0; o < og; ++o) entry += wg[o * k + row] * ing[o * p_size + p];
+          return entry;
+        });
+    out[idx] = bias ? bias[px.channel] + sum : sum;
   }
 }
 

@@ -1,13 +1,12 @@
 // The GPU code paths, checked without a GPU: a host-backed stand-in takes the CUDA device slot
 // (tests/support/host_device.h), so "cuda:0" tensors run the CPU's kernels. Everything here
 // must then give the CPU's numbers exactly (or within the op table's float tolerances), and
-// above all must not mix devices. Checked: every row of the op table (the same check as the
-// GPU parity test); the index check; the data loader's batches; training steps of the
-// autoencoder, the i-ResNet flow (with its mixture base, sampling by inversion and the
-// log-likelihood), the VAE, the Fashion-MNIST classifier and the 2-stage VAE's second stage,
-// all moved with Module::to.
-// A constant made on the CPU inside an op or a model fails here with "different devices",
-// as it would on a real GPU.
+// above all must not mix devices. Checked: every row of the op table and the large-shape
+// rows (the same checks as the GPU parity tests); the index check; the data loader's batches;
+// training steps of the autoencoder, the i-ResNet flow (with its mixture base, sampling by
+// inversion and the log-likelihood), the VAE, the Fashion-MNIST classifier and the 2-stage VAE's
+// second stage, all moved with Module::to. A constant made on the CPU inside an op or a model fails
+// here with "different devices", as it would on a real GPU.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -17,6 +16,7 @@
 #include "engine/backend.h"
 #include "engine/generator.h"
 #include "host_device.h"
+#include "large_op_cases.h"
 #include "models/ae/autoencoder.h"
 #include "models/classifier/fmnist_classifier.h"
 #include "models/flow/iresnet.h"
@@ -49,6 +49,15 @@ TEST(HostDevice, TheStandInIsInPlace) {
 
 TEST(HostDevice, OpTableMatchesTheCpu) {
   for (const OpCase& op_case : all_op_cases()) {
+    SCOPED_TRACE(op_case.name);
+    test_support::check_op_parity_all(op_case, kGpu);
+  }
+}
+
+// The GPU test's large-shape rows (tests/support/large_op_cases.h), so that they are known to
+// run (shapes, constants on the right device) before a GPU runs them.
+TEST(HostDevice, LargeShapeRowsMatchTheCpu) {
+  for (const OpCase& op_case : test_support::large_op_cases()) {
     SCOPED_TRACE(op_case.name);
     test_support::check_op_parity_all(op_case, kGpu);
   }
