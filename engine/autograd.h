@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -109,6 +110,22 @@ bool needs_record(const std::vector<Tensor>& inputs);
 // Does nothing when grad mode is off or no input requires grad.
 void record(const char* name, const std::vector<Tensor>& inputs, Tensor& output,
             BackwardFn backward, SaveOutput save_output = SaveOutput::No);
+
+// The same for a braced list of inputs, as ops write it: record("mul", {a, b}, out, [..]{..}).
+// Every forward calls this, and most calls record nothing (inference, optimizer steps,
+// constants), so the inputs stay in the list and the formula stays a lambda until a node is
+// made: a std::vector and a BackwardFn holding the lambda's captures would cost two heap
+// allocations per op even then.
+template <class Formula>
+void record(const char* name, std::initializer_list<Tensor> inputs, Tensor& output,
+            Formula&& backward, SaveOutput save_output = SaveOutput::No) {
+  if (!grad_enabled()) return;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return;
+  record(name, std::vector<Tensor>(inputs), output, BackwardFn(std::forward<Formula>(backward)),
+         save_output);
+}
 
 // Accumulates gradients of `outputs` (seeded with `grad_outputs`, ones for scalars when
 // undefined) into the .grad of every leaf that requires grad.
