@@ -49,6 +49,9 @@ Tensor reduce_grad(const BackwardContext& ctx, size_t i, const Tensor& grad, con
 }  // namespace
 
 Tensor broadcast_view(const Tensor& t, const Shape& shape, const char* op) {
+  // Already that shape (the usual case): the view would be t itself, and a view costs heap
+  // allocations that a small op's kernel cannot hide.
+  if (t.shape() == shape) return t;
   const int64_t dim = static_cast<int64_t>(shape.size());
   KITE_CHECK(t.dim() <= dim,
              op << ": cannot broadcast " << describe(t) << " to shape " << shape_str(shape));

@@ -93,13 +93,22 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   full_shape.push_back(m);
   full_shape.push_back(n);
   Tensor full = Tensor::empty(full_shape, a.dtype(), a.device());
-  matmul_stub.get(a.device())(expand_batch(gemm_ready(a2), batch),
-                              expand_batch(gemm_ready(b2), batch), Tensor(), full);
+  // Two matrices (no batch axes) go to the kernel as they are, and the product is the output:
+  // the views below would be copies of the same shapes, and views cost heap allocations that
+  // a small product's launch cannot hide.
+  if (batch.empty())
+    matmul_stub.get(a.device())(gemm_ready(a2), gemm_ready(b2), Tensor(), full);
+  else
+    matmul_stub.get(a.device())(expand_batch(gemm_ready(a2), batch),
+                                expand_batch(gemm_ready(b2), batch), Tensor(), full);
 
-  Shape shape = batch;
-  if (a.dim() > 1) shape.push_back(m);
-  if (b.dim() > 1) shape.push_back(n);
-  Tensor out = full.as_strided(shape, contiguous_strides(shape), 0);
+  Tensor out = full;
+  if (a.dim() == 1 || b.dim() == 1) {  // drop the axes that promoted 1-D operands
+    Shape shape = batch;
+    if (a.dim() > 1) shape.push_back(m);
+    if (b.dim() > 1) shape.push_back(n);
+    out = full.as_strided(shape, contiguous_strides(shape), 0);
+  }
   autograd::record("matmul", {a, b}, out,
                    [a, b, full_shape](const Tensor& g, const BackwardContext& ctx) {
                      const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;
