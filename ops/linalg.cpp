@@ -152,16 +152,24 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < x.dim(); ++d) rows *= x.shape()[d];
 
+  // x as a [rows, in_features] matrix: itself when it already is one (no view to allocate).
   const Tensor x_dense = x.is_contiguous() ? x : contiguous(x.detach());
-  const Tensor x2 = x_dense.as_strided({rows, in_features}, {in_features, 1}, x_dense.offset());
+  const bool is_matrix =
+      x.dim() == 2 && x_dense.strides()[0] == in_features && x_dense.strides()[1] == 1;
+  const Tensor x2 =
+      is_matrix ? x_dense
+                : x_dense.as_strided({rows, in_features}, {in_features, 1}, x_dense.offset());
   const Tensor w_t = weight.as_strided({in_features, out_features},
                                        {weight.strides()[1], weight.strides()[0]}, weight.offset());
   Tensor full = Tensor::empty({rows, out_features}, x.dtype(), x.device());
   matmul_stub.get(x.device())(x2, gemm_ready(w_t), bias, full);
 
-  Shape shape(x.shape().begin(), x.shape().end() - 1);
-  shape.push_back(out_features);
-  Tensor out = full.as_strided(shape, contiguous_strides(shape), 0);
+  Tensor out = full;  // [rows, out_features]: the output itself for a 2-D x
+  if (x.dim() != 2) {
+    Shape shape(x.shape().begin(), x.shape().end() - 1);
+    shape.push_back(out_features);
+    out = full.as_strided(shape, contiguous_strides(shape), 0);
+  }
   autograd::record(
       "linear", {x, weight, bias}, out,
       [x, weight, rows, in_features, out_features](const Tensor& g, const BackwardContext& ctx) {
