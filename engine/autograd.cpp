@@ -97,19 +97,20 @@ GradReadyHook set_grad_ready_hook(GradReadyHook hook) {
   return hook;
 }
 
-bool needs_record(std::initializer_list<const Tensor*> inputs) {
-  if (!grad_mode_enabled) return false;
-  for (const Tensor* t : inputs)
-    if (t->defined() && t->requires_grad()) return true;
-  return false;
-}
+namespace {
 
-bool needs_record(const std::vector<Tensor>& inputs) {
+template <class Tensors>
+bool any_needs_grad(const Tensors& inputs) {
   if (!grad_mode_enabled) return false;
   for (const Tensor& t : inputs)
     if (t.defined() && t.requires_grad()) return true;
   return false;
 }
+
+}  // namespace
+
+bool needs_record(const std::vector<Tensor>& inputs) { return any_needs_grad(inputs); }
+bool needs_record(std::initializer_list<Tensor> inputs) { return any_needs_grad(inputs); }
 
 void record(const char* name, const std::vector<Tensor>& inputs, Tensor& output,
             BackwardFn backward, SaveOutput save_output) {

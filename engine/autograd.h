@@ -103,8 +103,8 @@ namespace autograd {
 enum class SaveOutput { No, Yes };
 
 // True when an op on these inputs must record a node.
-bool needs_record(std::initializer_list<const Tensor*> inputs);
 bool needs_record(const std::vector<Tensor>& inputs);
+bool needs_record(std::initializer_list<Tensor> inputs);
 
 // Records `output` as produced by op `name` from `inputs` with the given backward formula.
 // Does nothing when grad mode is off or no input requires grad.
@@ -119,10 +119,7 @@ void record(const char* name, const std::vector<Tensor>& inputs, Tensor& output,
 template <class Formula>
 void record(const char* name, std::initializer_list<Tensor> inputs, Tensor& output,
             Formula&& backward, SaveOutput save_output = SaveOutput::No) {
-  if (!grad_enabled()) return;
-  bool any = false;
-  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
-  if (!any) return;
+  if (!needs_record(inputs)) return;
   record(name, std::vector<Tensor>(inputs), output, BackwardFn(std::forward<Formula>(backward)),
          save_output);
 }

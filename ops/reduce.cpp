@@ -160,7 +160,7 @@ Tensor amax_amin(const char* op, bool is_max, const Tensor& x, const Axes& axes,
   check_input(x, op, false);
   const AxisMask mask = reduced_axes(op, x, axes);
   check_nonempty(op, x, mask);
-  if (!autograd::needs_record({&x}))
+  if (!autograd::needs_record({x}))
     return reduce_forward(is_max ? ReduceOp::Max : ReduceOp::Min, x, mask, keepdim);
 
   // Differentiable path: move the reduced axes last, flatten them into one, and take max/min
