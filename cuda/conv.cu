@@ -361,8 +361,8 @@ void weight_grad_typed(const Tensor& input, const Tensor& grad_output, const Con
   }
   if (use_direct(g)) {
     const int64_t elements = grad_weight.numel();
-    conv2d_weight_grad_direct_kernel<<<static_cast<int>(std::min<int64_t>(elements, 1 << 30)),
-                                       kBlockSize, 0, stream>>>(x, dy, g, dw);
+    conv2d_weight_grad_direct_kernel<<<block_per_item(elements), kBlockSize, 0, stream>>>(x, dy, g,
+                                                                                          dw);
     KITE_CUDA_CHECK_LAUNCH();
     return;
   }

@@ -28,6 +28,12 @@ inline int grid_for(int64_t n, int block_size = kBlockSize) {
       std::max<int64_t>(1, std::min<int64_t>(ceil_div(n, block_size), resident)));
 }
 
+// A block per item (a row, a group, a matrix, a weight) for kernels whose blocks loop
+// `for (b = blockIdx.x; b < items; b += gridDim.x)`: capped, so any count is correct.
+inline int block_per_item(int64_t items) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(items, int64_t{1} << 30)));
+}
+
 __device__ __forceinline__ int64_t first_index() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }

@@ -122,8 +122,7 @@ void lu_kernel(const Tensor& a, const Tensor& logabsdet, const Tensor& inverse) 
     if (shared_bytes <= kMaxSharedBytes) {
       const int threads =
           static_cast<int>(std::clamp<int64_t>(ceil_div(n, kWarpSize), 1, 8)) * kWarpSize;
-      lu_block_kernel<<<static_cast<int>(std::min<int64_t>(batch, 65535)), threads, shared_bytes,
-                        stream>>>(
+      lu_block_kernel<<<block_per_item(batch), threads, shared_bytes, stream>>>(
           a.data_ptr<T>(), batch, n, logabsdet.defined() ? logabsdet.data_ptr<T>() : nullptr,
           inverse.defined() ? inverse.data_ptr<T>() : nullptr, singular.data_ptr<int64_t>());
       KITE_CUDA_CHECK_LAUNCH();

@@ -242,10 +242,6 @@ int group_threads(const NormLayout& l) {
   return l.group_size() >= kLargeGroup ? kGroupBlockSize : kBlockSize;
 }
 
-int group_blocks(int64_t groups) {
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(groups, int64_t{1} << 30)));
-}
-
 }  // namespace
 
 void norm_moments_kernel(const Tensor& input, const NormLayout& layout, const Tensor& mean,
@@ -254,7 +250,7 @@ void norm_moments_kernel(const Tensor& input, const NormLayout& layout, const Te
   DeviceGuard guard(mean.device().index);
   visit_floating(input.dtype(), "norm_moments", [&](auto tag) {
     using T = decltype(tag);
-    moments_kernel<<<group_blocks(layout.groups), group_threads(layout), 0, current_stream()>>>(
+    moments_kernel<<<block_per_item(layout.groups), group_threads(layout), 0, current_stream()>>>(
         input.data_ptr<T>(), layout, mean.data_ptr<T>(), var.data_ptr<T>());
     KITE_CUDA_CHECK_LAUNCH();
   });
@@ -282,7 +278,7 @@ void batch_norm_backward_kernel(const Tensor& grad_output, const Tensor& input, 
   DeviceGuard guard(input.device().index);
   visit_floating(input.dtype(), "batch_norm_backward", [&](auto tag) {
     using T = decltype(tag);
-    batch_norm_backward_impl<<<group_blocks(layout.groups), group_threads(layout), 0,
+    batch_norm_backward_impl<<<block_per_item(layout.groups), group_threads(layout), 0,
                                current_stream()>>>(
         grad_output.data_ptr<T>(), input.data_ptr<T>(), mean.data_ptr<T>(), var.data_ptr<T>(),
         optional_data<T>(weight), layout, T(eps), optional_output<T>(grad_input),
@@ -300,14 +296,14 @@ void norm_backward_kernel(const Tensor& grad_output, const Tensor& input, const 
     using T = decltype(tag);
     const cudaStream_t stream = current_stream();
     if (grad_input.defined() && layout.groups > 0) {
-      norm_input_grad_kernel<<<group_blocks(layout.groups), group_threads(layout), 0, stream>>>(
+      norm_input_grad_kernel<<<block_per_item(layout.groups), group_threads(layout), 0, stream>>>(
           grad_output.data_ptr<T>(), input.data_ptr<T>(), mean.data_ptr<T>(), var.data_ptr<T>(),
           optional_data<T>(weight), layout, T(eps), grad_input.data_ptr<T>());
       KITE_CUDA_CHECK_LAUNCH();
     }
     const int64_t params = layout.weight_count();
     if ((grad_weight.defined() || grad_bias.defined()) && params > 0) {
-      norm_param_grad_kernel<<<group_blocks(params), kBlockSize, 0, stream>>>(
+      norm_param_grad_kernel<<<block_per_item(params), kBlockSize, 0, stream>>>(
           grad_output.data_ptr<T>(), input.data_ptr<T>(), mean.data_ptr<T>(), var.data_ptr<T>(),
           layout, T(eps), optional_output<T>(grad_weight), optional_output<T>(grad_bias));
       KITE_CUDA_CHECK_LAUNCH();

@@ -153,8 +153,7 @@ void reduce_typed(Combine combine, ReduceOp op, const Tensor& x, int64_t outer, 
     Tensor partial;
     if (pieces > 1) partial = Tensor::empty({pieces * outer}, acc_dtype, x.device());
     A* partial_data = pieces > 1 ? static_cast<A*>(partial.raw_data()) : nullptr;
-    const int blocks = static_cast<int>(std::min<int64_t>(outer * pieces, int64_t{1} << 30));
-    reduce_rows_kernel<T, A><<<blocks, kBlockSize, 0, stream>>>(
+    reduce_rows_kernel<T, A><<<block_per_item(outer * pieces), kBlockSize, 0, stream>>>(
         src, outer, n, piece_length, pieces, combine, identity, dst, partial_data);
     KITE_CUDA_CHECK_LAUNCH();
     if (pieces > 1) {
