@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory_resource>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -63,8 +64,12 @@ class CachingAllocator {
   void release_cached(int device);       // mutex held; device -1: all devices
 
   std::mutex mutex_;
-  std::set<Block, BlockOrder> free_blocks_;
-  std::unordered_map<void*, Block> active_blocks_;
+  // The containers' nodes come from a pool of their own (guarded by mutex_): otherwise every
+  // allocation and free would also be a heap allocation for a map or set entry, host time
+  // that a small kernel's launch cannot hide.
+  std::pmr::unsynchronized_pool_resource node_pool_;
+  std::pmr::set<Block, BlockOrder> free_blocks_{&node_pool_};
+  std::pmr::unordered_map<void*, Block> active_blocks_{&node_pool_};
   std::vector<AllocatorStats> stats_;
 };
 

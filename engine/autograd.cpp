@@ -110,7 +110,7 @@ bool any_needs_grad(const Tensors& inputs) {
 }  // namespace
 
 bool needs_record(const std::vector<Tensor>& inputs) { return any_needs_grad(inputs); }
-bool needs_record(std::initializer_list<Tensor> inputs) { return any_needs_grad(inputs); }
+bool needs_record(TensorRefs inputs) { return any_needs_grad(inputs); }
 
 void record(const char* name, const std::vector<Tensor>& inputs, Tensor& output,
             BackwardFn backward, SaveOutput save_output) {

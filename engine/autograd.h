@@ -102,26 +102,31 @@ namespace autograd {
 
 enum class SaveOutput { No, Yes };
 
+// A braced list of an op's inputs, as ops write it: {a, b}. It refers to the caller's tensors
+// rather than copying them: a copy of a Tensor is an atomic reference-count update, and every
+// forward makes this list whether or not it records anything.
+using TensorRefs = std::initializer_list<std::reference_wrapper<const Tensor>>;
+
 // True when an op on these inputs must record a node.
 bool needs_record(const std::vector<Tensor>& inputs);
-bool needs_record(std::initializer_list<Tensor> inputs);
+bool needs_record(TensorRefs inputs);
 
 // Records `output` as produced by op `name` from `inputs` with the given backward formula.
 // Does nothing when grad mode is off or no input requires grad.
 void record(const char* name, const std::vector<Tensor>& inputs, Tensor& output,
             BackwardFn backward, SaveOutput save_output = SaveOutput::No);
 
-// The same for a braced list of inputs, as ops write it: record("mul", {a, b}, out, [..]{..}).
-// Every forward calls this, and most calls record nothing (inference, optimizer steps,
-// constants), so the inputs stay in the list and the formula stays a lambda until a node is
-// made: a std::vector and a BackwardFn holding the lambda's captures would cost two heap
-// allocations per op even then.
+// The same for a braced list of inputs: record("mul", {a, b}, out, [..]{..}). Every forward
+// calls this, and most calls record nothing (inference, optimizer steps, constants), so the
+// inputs stay references and the formula stays a lambda until a node is made: a std::vector
+// and a BackwardFn holding the lambda's captures would cost two heap allocations per op even
+// then.
 template <class Formula>
-void record(const char* name, std::initializer_list<Tensor> inputs, Tensor& output,
-            Formula&& backward, SaveOutput save_output = SaveOutput::No) {
+void record(const char* name, TensorRefs inputs, Tensor& output, Formula&& backward,
+            SaveOutput save_output = SaveOutput::No) {
   if (!needs_record(inputs)) return;
-  record(name, std::vector<Tensor>(inputs), output, BackwardFn(std::forward<Formula>(backward)),
-         save_output);
+  record(name, std::vector<Tensor>(inputs.begin(), inputs.end()), output,
+         BackwardFn(std::forward<Formula>(backward)), save_output);
 }
 
 // Accumulates gradients of `outputs` (seeded with `grad_outputs`, ones for scalars when

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
+#include <memory_resource>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -178,7 +179,10 @@ class CpuAllocator {
   using FreeLists = std::unordered_map<size_t, std::vector<void*>>;  // size class -> blocks
   std::mutex mutex_;
   FreeLists free_blocks_, pinned_free_blocks_;
-  std::unordered_map<void*, Block> blocks_;  // blocks in use
+  // The map's nodes come from a pool of their own (guarded by mutex_): otherwise every tensor's
+  // allocation would also be a heap allocation for its map entry.
+  std::pmr::unsynchronized_pool_resource node_pool_;
+  std::pmr::unordered_map<void*, Block> blocks_{&node_pool_};  // blocks in use
   CpuAllocatorStats stats_;
 };
 

@@ -1,14 +1,19 @@
-// Shapes and strides: plain vectors of int64 with the helpers every op needs
-// (element counts, contiguous strides, numpy broadcasting, axis normalisation).
+// Shapes and strides: vectors of int64 kept inside the tensor (engine/small_vector.h: up to six
+// axes need no heap allocation), with the helpers every op needs (element counts, contiguous
+// strides, numpy broadcasting, axis normalisation).
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <vector>
+
+#include "engine/small_vector.h"
 
 namespace kite {
 
-using Shape = std::vector<int64_t>;
+using Shape = SmallVector<int64_t, 6>;
+// A list of axes (each may be negative, counting from the last), as reductions and permute
+// take them.
+using Axes = SmallVector<int64_t, 6>;
 
 int64_t numel_of(const Shape& shape);
 Shape contiguous_strides(const Shape& shape);

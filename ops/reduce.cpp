@@ -33,7 +33,7 @@ DispatchStub<ArgReduceFn> arg_reduce_stub{"arg_reduce", cpu::arg_reduce_kernel};
 
 namespace {
 
-using AxisMask = std::vector<bool>;
+using AxisMask = SmallVector<bool, 6>;
 
 void check_input(const Tensor& x, const char* op, bool floating_only) {
   KITE_CHECK(x.defined(), op << ": undefined tensor");
@@ -165,7 +165,7 @@ Tensor amax_amin(const char* op, bool is_max, const Tensor& x, const Axes& axes,
 
   // Differentiable path: move the reduced axes last, flatten them into one, and take max/min
   // with indices over it, so the gradient reaches exactly one element per output.
-  std::vector<int64_t> order, reduced;
+  Axes order, reduced;
   Shape flat_shape;
   for (int64_t d = 0; d < x.dim(); ++d) {
     if (mask[d]) {

@@ -7,8 +7,7 @@
 
 namespace kite {
 
-using Axes = std::vector<int64_t>;
-
+// Axes (engine/shape.h): a list of axes, each possibly negative.
 Tensor sum(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
 Tensor var(const Tensor& x, const Axes& axes = {}, bool unbiased = true, bool keepdim = false);

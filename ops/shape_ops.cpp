@@ -233,14 +233,14 @@ Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
   return reshape(x, shape);
 }
 
-Tensor permute(const Tensor& x, const std::vector<int64_t>& axes) {
+Tensor permute(const Tensor& x, const Axes& axes) {
   check_defined(x, "permute");
   const int64_t dim = x.dim();
   KITE_CHECK(
       static_cast<int64_t>(axes.size()) == dim,
       "permute: " << shape_str(axes) << " is not a permutation of the axes of " << describe(x));
   Shape shape(dim), strides(dim);
-  std::vector<int64_t> inverse(dim, -1);
+  Axes inverse(dim, -1);
   for (int64_t i = 0; i < dim; ++i) {
     const int64_t a = normalize_axis(axes[i], dim, "permute");
     KITE_CHECK(inverse[a] < 0,
@@ -260,7 +260,7 @@ Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1) {
   check_defined(x, "transpose");
   const int64_t a = normalize_axis(axis0, x.dim(), "transpose");
   const int64_t b = normalize_axis(axis1, x.dim(), "transpose");
-  std::vector<int64_t> axes(x.dim());
+  Axes axes(x.dim());
   for (int64_t i = 0; i < x.dim(); ++i) axes[i] = i;
   if (a != b) std::swap(axes[a], axes[b]);
   return permute(x, axes);

@@ -13,7 +13,7 @@ namespace kite {
 Tensor reshape(const Tensor& x, const Shape& shape);  // one -1 allowed
 Tensor view(const Tensor& x, const Shape& shape);     // throws when a copy would be needed
 Tensor flatten(const Tensor& x, int64_t start_axis = 0, int64_t end_axis = -1);
-Tensor permute(const Tensor& x, const std::vector<int64_t>& axes);
+Tensor permute(const Tensor& x, const Axes& axes);
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
 Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length);
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end, int64_t step = 1);

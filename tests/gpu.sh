@@ -5,8 +5,8 @@
 #   2. configures and builds what the steps below run (Release, CUDA on, this GPU's
 #      architecture only),
 #   3. runs the GPU tests (each GPU test binary; ctest -L gpu with KITE_GPU_CTEST=1),
-#   4. runs the GPU benchmarks (bench_ops, bench_gemm, bench_conv with PyTorch beside it when
-#      the machine's python3 has a CUDA torch, bench_models),
+#   4. runs the GPU benchmarks (bench_ops, bench_gemm, bench_op_overhead, bench_conv with
+#      PyTorch beside it when the machine's python3 has a CUDA torch, bench_models),
 #   5. runs NCCL (bench_allreduce: one rank without mpirun, then under mpirun with one rank per
 #      GPU) and stage 1 of the model on the GPU (train_ae, one epoch of Fashion-MNIST when the
 #      dataset package was brought, else synthetic shapes),
@@ -198,7 +198,8 @@ grep -E "kite: (CUDA|NCCL|MPI)" "$log_dir/configure.log" | tee -a "$summary"
 
 gpu_tests=()
 for src in tests/gpu/*.cpp; do gpu_tests+=("test_$(basename "$src" .cpp)"); done
-targets=("${gpu_tests[@]}" bench_ops bench_gemm bench_conv bench_models bench_allreduce train_ae)
+targets=("${gpu_tests[@]}" bench_ops bench_gemm bench_op_overhead bench_conv bench_models
+  bench_allreduce train_ae)
 step build 420 cmake --build "$build" --parallel "$jobs" --target "${targets[@]}" ||
   { cat "$summary"; exit 1; }
 # Which libraries the binaries load, for when one will not start.
@@ -232,6 +233,9 @@ step bench_ops 60 "$build/apps/bench_ops" --device cuda &&
   grep "^targets" "$log_dir/bench_ops.log" | tee -a "$summary"
 step bench_gemm 120 "$build/apps/bench_gemm" --device cuda &&
   grep "^target" "$log_dir/bench_gemm.log" | tee -a "$summary"
+# The ops' host time per call (what bench_gemm's launch-bound 256^3 rows add to cuBLAS's).
+step bench_op_overhead 30 "$build/apps/bench_op_overhead" --device cuda &&
+  grep -E "^\| (matmul|add) \|" "$log_dir/bench_op_overhead.log" | tee -a "$summary"
 step bench_conv 60 "$build/apps/bench_conv" --device cuda &&
   grep "AE conv stack" "$log_dir/bench_conv.log" | tee -a "$summary"
 have_torch_cuda=0

@@ -1,8 +1,9 @@
-// End to end: the benchmarks bench_ops, bench_gemm and bench_conv on tiny sizes. On the CPU
-// each prints its table and exits 0. With --device cuda each either runs on the GPU (a machine
-// with one: the GPU rows and the targets line) or, without a GPU, stops at once with a one-line
-// error naming the device and exit code 1. Bad flags exit 2. The binaries are found next to
-// this test's build folder; the test skips, saying so, when they have not been built.
+// End to end: the benchmarks bench_ops, bench_gemm, bench_conv and bench_op_overhead on tiny
+// sizes. On the CPU each prints its table and exits 0. With --device cuda each either runs on
+// the GPU (a machine with one: the GPU rows and the targets line) or, without a GPU, stops at
+// once with a one-line error naming the device and exit code 1. Bad flags exit 2. The binaries
+// are found next to this test's build folder; the test skips, saying so, when they have not
+// been built.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -95,6 +96,21 @@ TEST_F(BenchConv, CpuTableAndCudaRowsOrAOneLineRefusal) {
 
   args.insert(args.end(), {"--device", "cuda"});
   expect_gpu_rows_or_refusal(run(args), {"bench_conv: cuda:0, batch 2", "AE conv stack"});
+}
+
+class BenchOpOverhead : public test_support::AppTest {
+ protected:
+  BenchOpOverhead() : AppTest("bench_op_overhead") {}
+};
+
+TEST_F(BenchOpOverhead, CpuTableAndCudaRowsOrAOneLineRefusal) {
+  const Result cpu = run({"--calls", "4", "--rounds", "2"});
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  for (const char* row : {"| Tensor::empty | ", "| matmul | ", "| matmul, recorded | "})
+    EXPECT_TRUE(contains(cpu.out, row)) << row << " missing from\n" << cpu.out;
+  expect_gpu_rows_or_refusal(run({"--calls", "4", "--rounds", "2", "--device", "cuda"}),
+                             {"| linear | "});
+  EXPECT_EQ(run({"--calls", "0"}).exit_code, 2);
 }
 
 }  // namespace
