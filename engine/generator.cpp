@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "engine/parallel.h"
 #include "engine/philox.h"
 
 namespace kite {
@@ -58,17 +59,18 @@ uint64_t words_needed(int64_t n, Grouping grouping) {
 template <class Convert>
 void fill_tiles(GeneratorState start, int64_t n, Grouping grouping, const Convert& convert) {
   const int64_t tiles = (n + kTileElements - 1) / kTileElements;
-#pragma omp parallel for schedule(static) if (n >= kParallelMinElements)
-  for (int64_t tile = 0; tile < tiles; ++tile) {
-    uint32_t words[kTileElements * kMaxWordsPerElement];
-    const int64_t first = tile * kTileElements;
-    const int64_t count = std::min(kTileElements, n - first);
-    const uint64_t first_word =
-        start.offset + static_cast<uint64_t>(first / grouping.elements * grouping.words);
-    stream_words(start.seed, first_word, static_cast<int64_t>(words_needed(count, grouping)),
-                 words);
-    convert(words, first, count);
-  }
+  parallel_range(tiles, n >= kParallelMinElements, [&](int64_t begin, int64_t end) {
+    for (int64_t tile = begin; tile < end; ++tile) {
+      uint32_t words[kTileElements * kMaxWordsPerElement];
+      const int64_t first = tile * kTileElements;
+      const int64_t count = std::min(kTileElements, n - first);
+      const uint64_t first_word =
+          start.offset + static_cast<uint64_t>(first / grouping.elements * grouping.words);
+      stream_words(start.seed, first_word, static_cast<int64_t>(words_needed(count, grouping)),
+                   words);
+      convert(words, first, count);
+    }
+  });
 }
 
 void check_count(int64_t n, const char* op) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/parallel.h"
 #include "ops/cpu/gemm.h"
 
 namespace kite::cpu {
@@ -610,12 +611,13 @@ void conv2d_typed(const Tensor& input, const Tensor& weight, const Tensor& bias,
   T* y = output.data_ptr<T>();
   const Plan plan = plan_for_call<T>(g);
   const int64_t chunks = (g.batch + plan.images - 1) / plan.images;
-#pragma omp parallel for schedule(static) if (images_in_parallel(g))
-  for (int64_t c = 0; c < chunks; ++c) {
-    const Images im = chunk(g, plan, c);
-    const int64_t first = c * plan.images;
-    conv2d_images(x + first * im.in_image, w, b, g, plan, im, y + first * im.out_image);
-  }
+  parallel_range(chunks, images_in_parallel(g), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const Images im = chunk(g, plan, c);
+      const int64_t first = c * plan.images;
+      conv2d_images(x + first * im.in_image, w, b, g, plan, im, y + first * im.out_image);
+    }
+  });
 }
 
 template <class T>
@@ -627,13 +629,14 @@ void conv_transpose2d_typed(const Tensor& input, const Tensor& weight, const Ten
   T* out = output.data_ptr<T>();
   const Plan plan = plan_for_call<T>(g);
   const int64_t chunks = (g.batch + plan.images - 1) / plan.images;
-#pragma omp parallel for schedule(static) if (images_in_parallel(g))
-  for (int64_t c = 0; c < chunks; ++c) {
-    const Images im = chunk(g, plan, c);
-    const int64_t first = c * plan.images;
-    conv_transpose2d_images(in + first * im.out_image, w, b, g, plan, im,
-                            out + first * im.in_image);
-  }
+  parallel_range(chunks, images_in_parallel(g), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const Images im = chunk(g, plan, c);
+      const int64_t first = c * plan.images;
+      conv_transpose2d_images(in + first * im.out_image, w, b, g, plan, im,
+                              out + first * im.in_image);
+    }
+  });
 }
 
 template <class T>

@@ -3,6 +3,7 @@
 
 #include "engine/dtype.h"
 #include "engine/error.h"
+#include "engine/parallel.h"
 
 namespace kite::cpu {
 namespace {
@@ -17,9 +18,11 @@ void unary_loop(const F& f, const Tensor& x, const Tensor& out) {
   if (x.is_contiguous()) {
     // A private copy of the functor: read through the shared reference, its parameters
     // (a slope, a bound) may alias the output as far as GCC knows, and the loop stays scalar.
-    const F local = f;
-#pragma omp parallel for simd firstprivate(local) if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) o[i] = local(in[i]);
+    parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+      const F local = f;
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) o[i] = local(in[i]);
+    });
     return;
   }
   const auto loop = make_strided_loop<2>(out.shape(), {out.strides(), x.strides()});
@@ -42,20 +45,26 @@ void binary_loop(const F& f, const Tensor& a, const Tensor& b, const Tensor& out
   const T* pb = b.data_ptr<T>();
   const int64_t n = out.numel();
   if (a.is_contiguous() && b.is_contiguous()) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i]);
+    parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) o[i] = f(pa[i], pb[i]);
+    });
     return;
   }
   if (a.is_contiguous() && is_broadcast_scalar(b)) {
     const T vb = *pb;
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], vb);
+    parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) o[i] = f(pa[i], vb);
+    });
     return;
   }
   if (is_broadcast_scalar(a) && b.is_contiguous()) {
     const T va = *pa;
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) o[i] = f(va, pb[i]);
+    parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) o[i] = f(va, pb[i]);
+    });
     return;
   }
   const auto loop = make_strided_loop<3>(out.shape(), {out.strides(), a.strides(), b.strides()});
@@ -94,8 +103,10 @@ void where_loop(const Tensor& cond, const Tensor& a, const Tensor& b, const Tens
   const T* pb = b.data_ptr<T>();
   const int64_t n = out.numel();
   if (cond.is_contiguous() && a.is_contiguous() && b.is_contiguous()) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) o[i] = where_value(pc[i], pa[i], pb[i]);
+    parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) o[i] = where_value(pc[i], pa[i], pb[i]);
+    });
     return;
   }
   const auto loop =

@@ -10,13 +10,12 @@
 // scalar (measured 2x slower for add at 1M floats).
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
 
+#include "engine/parallel.h"
 #include "engine/shape.h"
 #include "engine/tensor.h"
 #include "ops/math/elementwise.h"
@@ -24,7 +23,8 @@
 namespace kite::cpu {
 
 // Below this many elements a loop runs on one thread: starting a parallel region costs a
-// few microseconds, more than the work it would split.
+// few microseconds, more than the work it would split (and the loop is not even put in a
+// one-thread region: see parallel.h).
 inline constexpr int64_t kParallelThreshold = 32768;
 
 void unary_kernel(UnaryOp op, const UnaryParams& params, const Tensor& x, const Tensor& out);
@@ -87,7 +87,7 @@ void for_each_row(const StridedLoop<N>& loop, const Row& row) {
 
   auto run_range = [&](int64_t begin, int64_t end) {
     // Multi-index and operand offsets of `begin`, then an odometer walk to `end`.
-    std::vector<int64_t> index(dim);
+    Shape index(dim);
     std::array<int64_t, N> offsets{};
     int64_t rest = begin;
     for (int64_t d = dim - 1; d >= 0; --d) {
@@ -115,15 +115,7 @@ void for_each_row(const StridedLoop<N>& loop, const Row& row) {
     }
   };
 
-  if (n <= kParallelThreshold) {
-    run_range(0, n);
-    return;
-  }
-#pragma omp parallel
-  {
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    run_range(n * thread / threads, n * (thread + 1) / threads);
-  }
+  parallel_range(n, n > kParallelThreshold, run_range);
 }
 
 // True when every axis of t that has more than one element has stride 0: t is one value

@@ -3,6 +3,7 @@
 
 #include "engine/dtype.h"
 #include "engine/error.h"
+#include "engine/parallel.h"
 #include "ops/cpu/elementwise.h"
 
 namespace kite::cpu {
@@ -13,8 +14,10 @@ void fill_loop(const Tensor& dst, T value) {
   T* d = dst.data_ptr<T>();
   const int64_t n = dst.numel();
   if (dst.is_contiguous()) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) d[i] = value;
+    parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) d[i] = value;
+    });
     return;
   }
   const auto loop = make_strided_loop<1>(dst.shape(), {dst.strides()});
@@ -31,8 +34,10 @@ void copy_loop(const Tensor& src, const Tensor& dst) {
   D* d = dst.data_ptr<D>();
   const int64_t n = dst.numel();
   if (src.is_contiguous() && dst.is_contiguous()) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+    parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+#pragma omp simd
+      for (int64_t i = begin; i < end; ++i) d[i] = static_cast<D>(s[i]);
+    });
     return;
   }
   if (is_broadcast_scalar(src)) {

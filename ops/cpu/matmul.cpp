@@ -14,6 +14,7 @@
 
 #include <algorithm>
 
+#include "engine/parallel.h"
 #include "ops/cpu/gemm.h"
 
 namespace kite::cpu {
@@ -36,9 +37,11 @@ void matmul_typed(const Tensor& a, const Tensor& b, const Tensor& bias, const Te
   if (bias.defined()) {
     const T* bias_data = bias.data_ptr<T>();
     const int64_t stride = bias.strides()[0];
-#pragma omp parallel for if (batch * m * n > kParallelFillThreshold) schedule(static)
-    for (int64_t r = 0; r < batch * m; ++r)
-      for (int64_t j = 0; j < n; ++j) c[r * n + j] = bias_data[j * stride];
+    parallel_range(batch * m, batch * m * n > kParallelFillThreshold,
+                   [&](int64_t begin, int64_t end) {
+                     for (int64_t r = begin; r < end; ++r)
+                       for (int64_t j = 0; j < n; ++j) c[r * n + j] = bias_data[j * stride];
+                   });
     beta = 1;
   }
   if (k == 0) {
@@ -55,10 +58,11 @@ void matmul_typed(const Tensor& a, const Tensor& b, const Tensor& bias, const Te
     return;
   }
   const bool batch_parallel = 2.0 * m * n * k < kMinGemmFlopsPerThread * omp_get_max_threads();
-#pragma omp parallel for if (batch_parallel) schedule(static)
-  for (int64_t i = 0; i < batch; ++i)
-    gemm<T>(ta, tb, m, n, k, T(1), a_data + plan.a_offsets[i], plan.a.ld,
-            b_data + plan.b_offsets[i], plan.b.ld, beta, c + i * m * n, n);
+  parallel_range(batch, batch_parallel, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      gemm<T>(ta, tb, m, n, k, T(1), a_data + plan.a_offsets[i], plan.a.ld,
+              b_data + plan.b_offsets[i], plan.b.ld, beta, c + i * m * n, n);
+  });
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/dtype.h"
+#include "engine/parallel.h"
 #include "ops/math/reduce.h"
 
 namespace kite::cpu {
@@ -32,27 +33,28 @@ void moments(const Tensor& input, const NormLayout& l, const Tensor& mean_out,
   T* mean = mean_out.data_ptr<T>();
   T* var = var_out.data_ptr<T>();
   const int64_t count = l.group_size();
-#pragma omp parallel for schedule(static) if (l.numel() >= kParallelMinElements)
-  for (int64_t g = 0; g < l.groups; ++g) {
-    Acc sum = 0;
-    for (int64_t o = 0; o < l.outer; ++o) {
-      const T* run = x + (o * l.groups + g) * l.inner;
+  parallel_range(l.groups, l.numel() >= kParallelMinElements, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g) {
+      Acc sum = 0;
+      for (int64_t o = 0; o < l.outer; ++o) {
+        const T* run = x + (o * l.groups + g) * l.inner;
 #pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < l.inner; ++i) sum += Acc(run[i]);
-    }
-    const Acc m = count > 0 ? sum / Acc(count) : Acc(0);
-    Acc squares = 0;
-    for (int64_t o = 0; o < l.outer; ++o) {
-      const T* run = x + (o * l.groups + g) * l.inner;
-#pragma omp simd reduction(+ : squares)
-      for (int64_t i = 0; i < l.inner; ++i) {
-        const Acc d = Acc(run[i]) - m;
-        squares += d * d;
+        for (int64_t i = 0; i < l.inner; ++i) sum += Acc(run[i]);
       }
+      const Acc m = count > 0 ? sum / Acc(count) : Acc(0);
+      Acc squares = 0;
+      for (int64_t o = 0; o < l.outer; ++o) {
+        const T* run = x + (o * l.groups + g) * l.inner;
+#pragma omp simd reduction(+ : squares)
+        for (int64_t i = 0; i < l.inner; ++i) {
+          const Acc d = Acc(run[i]) - m;
+          squares += d * d;
+        }
+      }
+      mean[g] = T(m);
+      var[g] = count > 0 ? T(squares / Acc(count)) : T(0);
     }
-    mean[g] = T(m);
-    var[g] = count > 0 ? T(squares / Acc(count)) : T(0);
-  }
+  });
 }
 
 template <class T>
@@ -66,30 +68,32 @@ void apply(const Tensor& input, const Tensor& mean_in, const Tensor& var_in,
   const T* bias = optional_data<T>(bias_in);
   T* y = output.data_ptr<T>();
   const int64_t slices = l.outer * l.groups;
-#pragma omp parallel for schedule(static) if (l.numel() >= kParallelMinElements)
-  for (int64_t s = 0; s < slices; ++s) {
-    const int64_t g = s % l.groups;
-    const T m = mean[g], invstd = math::inverse_std(var[g], T(eps));
-    const T* xs = x + s * l.inner;
-    T* ys = y + s * l.inner;
-    if (l.weight_div == 1 && l.weight_mod == 1) {
-      // Layer norm: a different weight for every position of the row.
+  parallel_range(slices, l.numel() >= kParallelMinElements, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t g = s % l.groups;
+      const T m = mean[g], invstd = math::inverse_std(var[g], T(eps));
+      const T* xs = x + s * l.inner;
+      T* ys = y + s * l.inner;
+      if (l.weight_div == 1 && l.weight_mod == 1) {
+        // Layer norm: a different weight for every position of the row.
 #pragma omp simd
-      for (int64_t i = 0; i < l.inner; ++i)
-        ys[i] = (xs[i] - m) * invstd * (weight ? weight[i] : T(1)) + (bias ? bias[i] : T(0));
-      continue;
-    }
-    // Otherwise the weight is constant over runs of weight_div elements (one channel).
-    const int64_t base = (g % l.weight_mod) * l.inner;
-    for (int64_t i = 0; i < l.inner;) {
-      const int64_t p = (base + i) / l.weight_div;
-      const int64_t run_end = std::min(l.inner, (p + 1) * l.weight_div - base);
-      const math::AffineNormalize<T> f(m, invstd, weight ? weight[p] : T(1), bias ? bias[p] : T(0));
+        for (int64_t i = 0; i < l.inner; ++i)
+          ys[i] = (xs[i] - m) * invstd * (weight ? weight[i] : T(1)) + (bias ? bias[i] : T(0));
+        continue;
+      }
+      // Otherwise the weight is constant over runs of weight_div elements (one channel).
+      const int64_t base = (g % l.weight_mod) * l.inner;
+      for (int64_t i = 0; i < l.inner;) {
+        const int64_t p = (base + i) / l.weight_div;
+        const int64_t run_end = std::min(l.inner, (p + 1) * l.weight_div - base);
+        const math::AffineNormalize<T> f(m, invstd, weight ? weight[p] : T(1),
+                                         bias ? bias[p] : T(0));
 #pragma omp simd
-      for (int64_t j = i; j < run_end; ++j) ys[j] = f(xs[j]);
-      i = run_end;
+        for (int64_t j = i; j < run_end; ++j) ys[j] = f(xs[j]);
+        i = run_end;
+      }
     }
-  }
+  });
 }
 
 template <class T>
@@ -107,34 +111,36 @@ void batch_norm_backward(const Tensor& grad_output, const Tensor& input, const T
   T* dw = grad_weight.defined() ? grad_weight.data_ptr<T>() : nullptr;
   T* db = grad_bias.defined() ? grad_bias.data_ptr<T>() : nullptr;
   const int64_t count = l.group_size();
-#pragma omp parallel for schedule(static) if (l.numel() >= kParallelMinElements)
-  for (int64_t c = 0; c < l.groups; ++c) {
-    const T m = mean[c], invstd = math::inverse_std(var[c], T(eps));
-    Acc sum_dy = 0, sum_dy_xmu = 0;
-    for (int64_t o = 0; o < l.outer; ++o) {
-      const int64_t at = (o * l.groups + c) * l.inner;
+  parallel_range(l.groups, l.numel() >= kParallelMinElements, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const T m = mean[c], invstd = math::inverse_std(var[c], T(eps));
+      Acc sum_dy = 0, sum_dy_xmu = 0;
+      for (int64_t o = 0; o < l.outer; ++o) {
+        const int64_t at = (o * l.groups + c) * l.inner;
 #pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
-      for (int64_t i = 0; i < l.inner; ++i) {
-        sum_dy += Acc(dy[at + i]);
-        sum_dy_xmu += Acc(dy[at + i]) * (Acc(x[at + i]) - Acc(m));
+        for (int64_t i = 0; i < l.inner; ++i) {
+          sum_dy += Acc(dy[at + i]);
+          sum_dy_xmu += Acc(dy[at + i]) * (Acc(x[at + i]) - Acc(m));
+        }
       }
-    }
-    const Acc sum_dy_xhat = sum_dy_xmu * Acc(invstd);
-    if (dw) dw[c] = T(sum_dy_xhat);
-    if (db) db[c] = T(sum_dy);
-    if (!dx) continue;
-    const T w_invstd = (weight ? weight[c] : T(1)) * invstd;
-    const T mean_dy = count > 0 ? T(sum_dy / Acc(count)) : T(0);
-    const T mean_dy_xhat = count > 0 ? T(sum_dy_xhat / Acc(count)) : T(0);
-    for (int64_t o = 0; o < l.outer; ++o) {
-      const int64_t at = (o * l.groups + c) * l.inner;
+      const Acc sum_dy_xhat = sum_dy_xmu * Acc(invstd);
+      if (dw) dw[c] = T(sum_dy_xhat);
+      if (db) db[c] = T(sum_dy);
+      if (!dx) continue;
+      const T w_invstd = (weight ? weight[c] : T(1)) * invstd;
+      const T mean_dy = count > 0 ? T(sum_dy / Acc(count)) : T(0);
+      const T mean_dy_xhat = count > 0 ? T(sum_dy_xhat / Acc(count)) : T(0);
+      for (int64_t o = 0; o < l.outer; ++o) {
+        const int64_t at = (o * l.groups + c) * l.inner;
 #pragma omp simd
-      for (int64_t i = 0; i < l.inner; ++i) {
-        const T xhat = (x[at + i] - m) * invstd;
-        dx[at + i] = math::batch_norm_input_grad(dy[at + i], xhat, w_invstd, mean_dy, mean_dy_xhat);
+        for (int64_t i = 0; i < l.inner; ++i) {
+          const T xhat = (x[at + i] - m) * invstd;
+          dx[at + i] =
+              math::batch_norm_input_grad(dy[at + i], xhat, w_invstd, mean_dy, mean_dy_xhat);
+        }
       }
     }
-  }
+  });
 }
 
 // Any layout: per statistics group, the sums of dxhat = dy * w and dxhat * xhat give dx;
@@ -159,12 +165,11 @@ void norm_backward(const Tensor& grad_output, const Tensor& input, const Tensor&
   const bool parallel = l.numel() >= kParallelMinElements;
   const int threads = parallel ? omp_get_max_threads() : 1;
   std::vector<Acc> sums(static_cast<size_t>(threads) * 2 * params, Acc(0));
-#pragma omp parallel num_threads(threads) if (parallel)
-  {
+  parallel_range(l.groups, parallel, [&](int64_t begin, int64_t end) {
+    // Each thread's own accumulators (thread 0's when the loop runs on this thread alone).
     Acc* sum_dy_xhat = sums.data() + size_t(omp_get_thread_num()) * 2 * params;
     Acc* sum_dy = sum_dy_xhat + params;
-#pragma omp for schedule(static)
-    for (int64_t g = 0; g < l.groups; ++g) {
+    for (int64_t g = begin; g < end; ++g) {
       const T m = mean[g], invstd = math::inverse_std(var[g], T(eps));
       const int64_t base = (g % l.weight_mod) * l.inner;
       Acc a = 0, b = 0;  // sums of dxhat and dxhat * xhat over the group
@@ -220,7 +225,7 @@ void norm_backward(const Tensor& grad_output, const Tensor& input, const Tensor&
         }
       }
     }
-  }
+  });
   for (int64_t p = 0; p < params; ++p) {
     Acc w = 0, b = 0;
     for (int t = 0; t < threads; ++t) {

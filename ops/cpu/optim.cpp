@@ -7,6 +7,8 @@
 
 #include <vector>
 
+#include "engine/parallel.h"
+
 namespace kite::cpu {
 namespace {
 
@@ -19,35 +21,37 @@ constexpr int64_t kSumBlock = 8192;
 template <class T>
 void sgd_loop(T* param, const T* grad, T* buffer, int64_t n, const SgdScalars& scalars) {
   const SgdUpdate<T> update(scalars);
-  if (buffer == nullptr) {
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) update(param[i], grad[i]);
-  } else {
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) update(param[i], grad[i], buffer[i]);
-  }
+  parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+    if (buffer == nullptr) {
+      for (int64_t i = begin; i < end; ++i) update(param[i], grad[i]);
+    } else {
+      for (int64_t i = begin; i < end; ++i) update(param[i], grad[i], buffer[i]);
+    }
+  });
 }
 
 template <class T>
 void adam_loop(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n,
                const AdamScalars& scalars) {
   const AdamUpdate<T> update(scalars);
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) update(param[i], grad[i], exp_avg[i], exp_avg_sq[i]);
+  parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) update(param[i], grad[i], exp_avg[i], exp_avg_sq[i]);
+  });
 }
 
 template <class T>
 double sum_of_squares_loop(const T* x, int64_t n) {
   const int64_t blocks = (n + kSumBlock - 1) / kSumBlock;
   std::vector<double> partial(blocks, 0.0);
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t begin = b * kSumBlock;
-    const int64_t end = begin + kSumBlock < n ? begin + kSumBlock : n;
-    double acc = 0.0;
-    for (int64_t i = begin; i < end; ++i) acc += squared_as_double(x[i]);
-    partial[b] = acc;
-  }
+  parallel_range(blocks, n > kParallelThreshold, [&](int64_t first_block, int64_t last_block) {
+    for (int64_t b = first_block; b < last_block; ++b) {
+      const int64_t begin = b * kSumBlock;
+      const int64_t end = begin + kSumBlock < n ? begin + kSumBlock : n;
+      double acc = 0.0;
+      for (int64_t i = begin; i < end; ++i) acc += squared_as_double(x[i]);
+      partial[b] = acc;
+    }
+  });
   double total = 0.0;
   for (double p : partial) total += p;
   return total;
@@ -55,8 +59,9 @@ double sum_of_squares_loop(const T* x, int64_t n) {
 
 template <class T>
 void scale_loop(T* x, int64_t n, T factor) {
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+  parallel_range(n, n > kParallelThreshold, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) x[i] *= factor;
+  });
 }
 
 }  // namespace

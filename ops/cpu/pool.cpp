@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/dtype.h"
+#include "engine/parallel.h"
 
 namespace kite::cpu {
 namespace {
@@ -44,29 +45,31 @@ void max_pool(const Tensor& input, const Pool2dGeometry& g, const Tensor& output
   T* y = output.data_ptr<T>();
   int64_t* idx = indices.data_ptr<int64_t>();
   const PoolTaps taps = max_taps(g);
-#pragma omp parallel for schedule(static) if (parallel_worth_it(g, g.kernel_h * g.kernel_w))
-  for (int64_t p = 0; p < g.planes(); ++p) {
-    const T* plane = x + p * g.in_plane();
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      const math::MaxTaps th = taps.rows[oh];
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        const math::MaxTaps tw = taps.cols[ow];
-        T best = -T(INFINITY);
-        int64_t best_index = th.first * g.in_w + tw.first;
-        for (int64_t ih = th.first; ih < th.end; ih += g.dilation_h)
-          for (int64_t iw = tw.first; iw < tw.end; iw += g.dilation_w) {
-            const T v = plane[ih * g.in_w + iw];
-            if (v > best || v != v) {
-              best = v;
-              best_index = ih * g.in_w + iw;
-            }
-          }
-        const int64_t o = p * g.out_plane() + oh * g.out_w + ow;
-        y[o] = best;
-        idx[o] = best_index;
-      }
-    }
-  }
+  parallel_range(g.planes(), parallel_worth_it(g, g.kernel_h * g.kernel_w),
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t p = begin; p < end; ++p) {
+                     const T* plane = x + p * g.in_plane();
+                     for (int64_t oh = 0; oh < g.out_h; ++oh) {
+                       const math::MaxTaps th = taps.rows[oh];
+                       for (int64_t ow = 0; ow < g.out_w; ++ow) {
+                         const math::MaxTaps tw = taps.cols[ow];
+                         T best = -T(INFINITY);
+                         int64_t best_index = th.first * g.in_w + tw.first;
+                         for (int64_t ih = th.first; ih < th.end; ih += g.dilation_h)
+                           for (int64_t iw = tw.first; iw < tw.end; iw += g.dilation_w) {
+                             const T v = plane[ih * g.in_w + iw];
+                             if (v > best || v != v) {
+                               best = v;
+                               best_index = ih * g.in_w + iw;
+                             }
+                           }
+                         const int64_t o = p * g.out_plane() + oh * g.out_w + ow;
+                         y[o] = best;
+                         idx[o] = best_index;
+                       }
+                     }
+                   }
+                 });
 }
 
 template <class T>
@@ -75,32 +78,37 @@ void max_pool_backward(const Tensor& grad_output, const Tensor& indices, const P
   const T* dy = grad_output.data_ptr<T>();
   const int64_t* idx = indices.data_ptr<int64_t>();
   T* dx = grad_input.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_worth_it(g, 1))
-  for (int64_t p = 0; p < g.planes(); ++p) {
-    T* plane = dx + p * g.in_plane();
-    std::fill(plane, plane + g.in_plane(), T(0));
-    for (int64_t o = p * g.out_plane(); o < (p + 1) * g.out_plane(); ++o) plane[idx[o]] += dy[o];
-  }
+  parallel_range(g.planes(), parallel_worth_it(g, 1), [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      T* plane = dx + p * g.in_plane();
+      std::fill(plane, plane + g.in_plane(), T(0));
+      for (int64_t o = p * g.out_plane(); o < (p + 1) * g.out_plane(); ++o) plane[idx[o]] += dy[o];
+    }
+  });
 }
 
 template <class T>
 void avg_pool(const Tensor& input, const Pool2dGeometry& g, const Tensor& output) {
   const T* x = input.data_ptr<T>();
   T* y = output.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_worth_it(g, g.kernel_h * g.kernel_w))
-  for (int64_t p = 0; p < g.planes(); ++p) {
-    const T* plane = x + p * g.in_plane();
-    T* out = y + p * g.out_plane();
-    for (int64_t oh = 0; oh < g.out_h; ++oh)
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        const math::AvgWindow win = math::avg_pool_window(g, oh, ow);
-        T sum = T(0);
-        for (int64_t ih = win.h0; ih < win.h1; ++ih)
-          for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += plane[ih * g.in_w + iw];
-        // An empty window (all padding) averages to 0, as in PyTorch.
-        out[oh * g.out_w + ow] = win.h0 < win.h1 && win.w0 < win.w1 ? sum / T(win.divisor) : T(0);
-      }
-  }
+  parallel_range(g.planes(), parallel_worth_it(g, g.kernel_h * g.kernel_w),
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t p = begin; p < end; ++p) {
+                     const T* plane = x + p * g.in_plane();
+                     T* out = y + p * g.out_plane();
+                     for (int64_t oh = 0; oh < g.out_h; ++oh)
+                       for (int64_t ow = 0; ow < g.out_w; ++ow) {
+                         const math::AvgWindow win = math::avg_pool_window(g, oh, ow);
+                         T sum = T(0);
+                         for (int64_t ih = win.h0; ih < win.h1; ++ih)
+                           for (int64_t iw = win.w0; iw < win.w1; ++iw)
+                             sum += plane[ih * g.in_w + iw];
+                         // An empty window (all padding) averages to 0, as in PyTorch.
+                         out[oh * g.out_w + ow] =
+                             win.h0 < win.h1 && win.w0 < win.w1 ? sum / T(win.divisor) : T(0);
+                       }
+                   }
+                 });
 }
 
 template <class T>
@@ -108,42 +116,46 @@ void avg_pool_backward(const Tensor& grad_output, const Pool2dGeometry& g,
                        const Tensor& grad_input) {
   const T* dy = grad_output.data_ptr<T>();
   T* dx = grad_input.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_worth_it(g, g.kernel_h * g.kernel_w))
-  for (int64_t p = 0; p < g.planes(); ++p) {
-    T* plane = dx + p * g.in_plane();
-    std::fill(plane, plane + g.in_plane(), T(0));
-    const T* grad = dy + p * g.out_plane();
-    for (int64_t oh = 0; oh < g.out_h; ++oh)
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        const math::AvgWindow win = math::avg_pool_window(g, oh, ow);
-        const T share = grad[oh * g.out_w + ow] / T(win.divisor);
-        for (int64_t ih = win.h0; ih < win.h1; ++ih)
-          for (int64_t iw = win.w0; iw < win.w1; ++iw) plane[ih * g.in_w + iw] += share;
-      }
-  }
+  parallel_range(g.planes(), parallel_worth_it(g, g.kernel_h * g.kernel_w),
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t p = begin; p < end; ++p) {
+                     T* plane = dx + p * g.in_plane();
+                     std::fill(plane, plane + g.in_plane(), T(0));
+                     const T* grad = dy + p * g.out_plane();
+                     for (int64_t oh = 0; oh < g.out_h; ++oh)
+                       for (int64_t ow = 0; ow < g.out_w; ++ow) {
+                         const math::AvgWindow win = math::avg_pool_window(g, oh, ow);
+                         const T share = grad[oh * g.out_w + ow] / T(win.divisor);
+                         for (int64_t ih = win.h0; ih < win.h1; ++ih)
+                           for (int64_t iw = win.w0; iw < win.w1; ++iw)
+                             plane[ih * g.in_w + iw] += share;
+                       }
+                   }
+                 });
 }
 
 template <class T>
 void adaptive_avg_pool(const Tensor& input, const Pool2dGeometry& g, const Tensor& output) {
   const T* x = input.data_ptr<T>();
   T* y = output.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_worth_it(g, 1))
-  for (int64_t p = 0; p < g.planes(); ++p) {
-    const T* plane = x + p * g.in_plane();
-    T* out = y + p * g.out_plane();
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
-      const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        const int64_t w0 = math::adaptive_start(ow, g.out_w, g.in_w);
-        const int64_t w1 = math::adaptive_end(ow, g.out_w, g.in_w);
-        T sum = T(0);
-        for (int64_t ih = h0; ih < h1; ++ih)
-          for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * g.in_w + iw];
-        out[oh * g.out_w + ow] = sum / T((h1 - h0) * (w1 - w0));
+  parallel_range(g.planes(), parallel_worth_it(g, 1), [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const T* plane = x + p * g.in_plane();
+      T* out = y + p * g.out_plane();
+      for (int64_t oh = 0; oh < g.out_h; ++oh) {
+        const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
+        const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          const int64_t w0 = math::adaptive_start(ow, g.out_w, g.in_w);
+          const int64_t w1 = math::adaptive_end(ow, g.out_w, g.in_w);
+          T sum = T(0);
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * g.in_w + iw];
+          out[oh * g.out_w + ow] = sum / T((h1 - h0) * (w1 - w0));
+        }
       }
     }
-  }
+  });
 }
 
 template <class T>
@@ -151,23 +163,24 @@ void adaptive_avg_pool_backward(const Tensor& grad_output, const Pool2dGeometry&
                                 const Tensor& grad_input) {
   const T* dy = grad_output.data_ptr<T>();
   T* dx = grad_input.data_ptr<T>();
-#pragma omp parallel for schedule(static) if (parallel_worth_it(g, 1))
-  for (int64_t p = 0; p < g.planes(); ++p) {
-    T* plane = dx + p * g.in_plane();
-    std::fill(plane, plane + g.in_plane(), T(0));
-    const T* grad = dy + p * g.out_plane();
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
-      const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
-      for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        const int64_t w0 = math::adaptive_start(ow, g.out_w, g.in_w);
-        const int64_t w1 = math::adaptive_end(ow, g.out_w, g.in_w);
-        const T share = grad[oh * g.out_w + ow] / T((h1 - h0) * (w1 - w0));
-        for (int64_t ih = h0; ih < h1; ++ih)
-          for (int64_t iw = w0; iw < w1; ++iw) plane[ih * g.in_w + iw] += share;
+  parallel_range(g.planes(), parallel_worth_it(g, 1), [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      T* plane = dx + p * g.in_plane();
+      std::fill(plane, plane + g.in_plane(), T(0));
+      const T* grad = dy + p * g.out_plane();
+      for (int64_t oh = 0; oh < g.out_h; ++oh) {
+        const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
+        const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          const int64_t w0 = math::adaptive_start(ow, g.out_w, g.in_w);
+          const int64_t w1 = math::adaptive_end(ow, g.out_w, g.in_w);
+          const T share = grad[oh * g.out_w + ow] / T((h1 - h0) * (w1 - w0));
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) plane[ih * g.in_w + iw] += share;
+        }
       }
     }
-  }
+  });
 }
 
 }  // namespace

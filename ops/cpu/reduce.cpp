@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/parallel.h"
 #include "ops/math/reduce.h"
 
 namespace kite::cpu {
@@ -89,8 +90,10 @@ void reduce_rows(ReduceOp op, const T* x, int64_t outer, int64_t n, T* out) {
   using A = math::accumulator_t<T>;
   const bool parallel = outer * n > kParallelThreshold;
   if (outer >= kFewUnits || n <= 2 * kPieceElements) {
-#pragma omp parallel for if (parallel) schedule(static)
-    for (int64_t o = 0; o < outer; ++o) out[o] = static_cast<T>(reduce_run<A>(op, x + o * n, n));
+    parallel_range(outer, parallel, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o)
+        out[o] = static_cast<T>(reduce_run<A>(op, x + o * n, n));
+    });
     return;
   }
   const int64_t pieces = ceil_div(n, kPieceElements);
@@ -147,14 +150,15 @@ void reduce_columns(ReduceOp op, const T* x, int64_t outer, int64_t n, int64_t i
   const bool split = parallel && units < kFewUnits && n > 2 * piece_rows;
 
   if (!split) {
-#pragma omp parallel for if (parallel) schedule(static)
-    for (int64_t u = 0; u < units; ++u) {
-      const int64_t o = u / blocks, j0 = (u % blocks) * kColumnBlock;
-      const int64_t width = std::min(kColumnBlock, inner - j0);
-      A acc[kColumnBlock];
-      reduce_column_block(op, x + o * n * inner + j0, n, inner, width, acc);
-      for (int64_t j = 0; j < width; ++j) out[o * inner + j0 + j] = static_cast<T>(acc[j]);
-    }
+    parallel_range(units, parallel, [&](int64_t begin, int64_t end) {
+      for (int64_t u = begin; u < end; ++u) {
+        const int64_t o = u / blocks, j0 = (u % blocks) * kColumnBlock;
+        const int64_t width = std::min(kColumnBlock, inner - j0);
+        A acc[kColumnBlock];
+        reduce_column_block(op, x + o * n * inner + j0, n, inner, width, acc);
+        for (int64_t j = 0; j < width; ++j) out[o * inner + j0 + j] = static_cast<T>(acc[j]);
+      }
+    });
     return;
   }
   const int64_t pieces = ceil_div(n, piece_rows);
@@ -181,33 +185,35 @@ void arg_reduce_typed(const T* x, int64_t outer, int64_t n, int64_t inner, T* va
                       int64_t* indices, Better better) {
   const bool parallel = outer * n * inner > kParallelThreshold;
   if (inner == 1) {
-#pragma omp parallel for if (parallel) schedule(static)
-    for (int64_t o = 0; o < outer; ++o) {
-      const T* row = x + o * n;
-      T best = row[0];
-      int64_t best_index = 0;
-      for (int64_t i = 1; i < n; ++i)
-        if (better(row[i], best)) best = row[i], best_index = i;
-      values[o] = best;
-      indices[o] = best_index;
-    }
+    parallel_range(outer, parallel, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) {
+        const T* row = x + o * n;
+        T best = row[0];
+        int64_t best_index = 0;
+        for (int64_t i = 1; i < n; ++i)
+          if (better(row[i], best)) best = row[i], best_index = i;
+        values[o] = best;
+        indices[o] = best_index;
+      }
+    });
     return;
   }
   const int64_t blocks = ceil_div(inner, kColumnBlock);
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int64_t u = 0; u < outer * blocks; ++u) {
-    const int64_t o = u / blocks, j0 = (u % blocks) * kColumnBlock;
-    const int64_t width = std::min(kColumnBlock, inner - j0);
-    const T* base = x + o * n * inner + j0;
-    T* best = values + o * inner + j0;
-    int64_t* best_index = indices + o * inner + j0;
-    for (int64_t j = 0; j < width; ++j) best[j] = base[j], best_index[j] = 0;
-    for (int64_t r = 1; r < n; ++r) {
-      const T* row = base + r * inner;
-      for (int64_t j = 0; j < width; ++j)
-        if (better(row[j], best[j])) best[j] = row[j], best_index[j] = r;
+  parallel_range(outer * blocks, parallel, [&](int64_t begin, int64_t end) {
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t o = u / blocks, j0 = (u % blocks) * kColumnBlock;
+      const int64_t width = std::min(kColumnBlock, inner - j0);
+      const T* base = x + o * n * inner + j0;
+      T* best = values + o * inner + j0;
+      int64_t* best_index = indices + o * inner + j0;
+      for (int64_t j = 0; j < width; ++j) best[j] = base[j], best_index[j] = 0;
+      for (int64_t r = 1; r < n; ++r) {
+        const T* row = base + r * inner;
+        for (int64_t j = 0; j < width; ++j)
+          if (better(row[j], best[j])) best[j] = row[j], best_index[j] = r;
+      }
     }
-  }
+  });
 }
 
 // The dtypes reductions support: floating types and int64 (counts, labels).

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/parallel.h"
+
 namespace kite::cpu {
 namespace {
 
@@ -66,11 +68,12 @@ void for_each_unit(const Split& s, Body body) {
   const int64_t blocks = (s.inner + kInnerBlock - 1) / kInnerBlock;
   const int64_t units = s.outer * blocks;
   const bool parallel = s.outer * s.m * s.inner > kParallelThreshold && units > 1;
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int64_t u = 0; u < units; ++u) {
-    const int64_t o = u / blocks, j0 = (u % blocks) * kInnerBlock;
-    body(o, j0, std::min(s.inner, j0 + kInnerBlock));
-  }
+  parallel_range(units, parallel, [&](int64_t begin, int64_t end) {
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t o = u / blocks, j0 = (u % blocks) * kInnerBlock;
+      body(o, j0, std::min(s.inner, j0 + kInnerBlock));
+    }
+  });
 }
 
 }  // namespace

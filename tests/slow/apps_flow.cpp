@@ -1,10 +1,12 @@
 // The stage-2 binaries as a user runs them: --help, bad flags, and train_flow end to end on a
 // small synthetic code set (correlated, non-Gaussian), where the flow must beat N(0, I).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "apps/common/flow_io.h"
@@ -59,7 +61,7 @@ std::string train_flow_command(const std::string& dir) {
 }
 
 TEST(AppsFlow, TrainFlowBeatsStandardNormalAndInverts) {
-  const std::string dir = ::testing::TempDir() + "/kite_train_flow";
+  const std::string dir = ::testing::TempDir() + "/kite_train_flow_" + std::to_string(getpid());
   write_codes(dir, 3000, 1000);
   const std::string cmd =
       train_flow_command(dir) + " --blocks 4 --hidden 32 --warmup 20 --inverse-samples 1000";
@@ -76,7 +78,8 @@ TEST(AppsFlow, TrainFlowBeatsStandardNormalAndInverts) {
 }
 
 TEST(AppsFlow, MixtureBaseTrainsSavesAndLoads) {
-  const std::string dir = ::testing::TempDir() + "/kite_train_flow_mixture";
+  const std::string dir =
+      ::testing::TempDir() + "/kite_train_flow_mixture_" + std::to_string(getpid());
   const Checkpoint codes = write_codes(dir, 2000, 500);
   const std::string cmd = train_flow_command(dir) +
                           " --blocks 2 --hidden 16 --warmup 10 --inverse-samples 500 --epochs 2 "

@@ -6,12 +6,14 @@
 // training images. Also the
 // baseline binaries' flag handling (--help 0, bad flags 2, missing files 1).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "models/inception/weights.h"
 #include "models/metrics/npy_format.h"
@@ -44,9 +46,11 @@ TEST(Experiments, QuickModeProducesTheWholeTable) {
   const std::filesystem::path repo =
       std::filesystem::path(KITE_TEST_DATA_DIR).parent_path().parent_path();
   const std::filesystem::path build = std::filesystem::path(KITE_APPS_DIR).parent_path();
-  const std::string out = ::testing::TempDir() + "/kite_experiments_quick";
+  // Named by process: two test runs on one machine (two checkouts) must not share a folder.
+  const std::string name = "/kite_experiments_quick_" + std::to_string(getpid());
+  const std::string out = ::testing::TempDir() + name;
   std::filesystem::remove_all(out);
-  const std::string log = ::testing::TempDir() + "/kite_experiments_quick.log";
+  const std::string log = ::testing::TempDir() + name + ".log";
   // The knobs that pass flags through: AE_FLAGS, FLOW_FLAGS, STAGE1_LR, STAGE1_SCHEDULE, SEED.
   const std::string command =
       "SKIP_BUILD=1 SEED=3 TEMPERATURES='0.8 1' STAGE1_LR=2e-3 STAGE1_SCHEDULE=cosine "

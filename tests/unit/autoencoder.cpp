@@ -3,11 +3,13 @@
 // architecture (tests/reference/ae_reference.safetensors, made by make_ae_fixture.py):
 // outputs, loss, every parameter gradient and BatchNorm running statistics.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -357,7 +359,7 @@ TEST(AutoencoderCheckpoint, RoundTripsAndReportsDamageClearly) {
   Generator g(2);
   Autoencoder model(config, DType::Float32, &g);
   model(rand({4, 1, 28, 28}));  // moves the running statistics off their initial values
-  const std::string dir = ::testing::TempDir() + "/kite_ae_checkpoint";
+  const std::string dir = ::testing::TempDir() + "/kite_ae_checkpoint_" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/model.safetensors";
   save_checkpoint(path, {model.state_dict(), {{"note", "test"}}});

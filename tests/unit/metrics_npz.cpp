@@ -5,6 +5,7 @@
 // archives, zip64 local extras included), with the test's own CRC-32, so they do not
 // depend on the code under test.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -176,7 +177,7 @@ std::string message_of(const std::function<void()>& f) {
 }
 
 std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "kite_metrics_" + name;
+  return ::testing::TempDir() + "kite_metrics_" + std::to_string(getpid()) + "_" + name;
 }
 
 TEST(MetricsNpz, WrittenNpyMatchesTheDocumentedLayoutByteForByte) {
