@@ -8,7 +8,7 @@
 //   ns/call:           host time per call: the fastest of several rounds of calls, each round
 //                      issued after the device went idle and timed until the last call
 //                      returns (so a GPU's launch queue never fills and the host never waits)
-//   allocations/call:  heap allocations (operator new, counted in this binary) per call
+//   allocations/call:  heap allocations (operator new, apps/common/heap_counter.h) per call
 // "recorded" rows run with an input that requires grad, so they include building the
 // autograd node; the other rows record nothing, as in inference or optimizer steps.
 //
@@ -21,17 +21,15 @@
 // Usage: bench_op_overhead [--device cpu|cuda[:N]] [--calls 256] [--rounds 30]
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <iostream>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "apps/common/device_timer.h"
+#include "apps/common/heap_counter.h"
 #include "apps/common/main.h"
 #include "apps/common/training.h"
 #include "engine/backend.h"
@@ -41,22 +39,6 @@
 #if defined(KITE_WITH_CUDA)
 #include "cuda/device.h"
 #endif
-
-namespace {
-
-std::atomic<long> heap_allocations{0};
-
-}  // namespace
-
-// Counts every heap allocation of this program (the engine's included).
-[[gnu::noinline]] void* operator new(size_t size) {
-  heap_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// Not inlined: GCC would otherwise see free() called on memory from operator new.
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -78,12 +60,12 @@ Figures measure(const Row& row, kite::Device device, int calls, int rounds) {
   double best_ns = 1e300;
   long allocations = 0;
   for (int round = 0; round < rounds; ++round) {
-    const long before = heap_allocations.load();
+    const long before = kite::apps::heap_allocations();
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < calls; ++i) row.call();
     const std::chrono::duration<double, std::nano> elapsed =
         std::chrono::steady_clock::now() - start;
-    allocations += heap_allocations.load() - before;
+    allocations += kite::apps::heap_allocations() - before;
     best_ns = std::min(best_ns, elapsed.count() / calls);
     kite::apps::synchronize(device);  // not timed: the next round starts on an idle device
   }

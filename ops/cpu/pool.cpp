@@ -134,6 +134,19 @@ void avg_pool_backward(const Tensor& grad_output, const Pool2dGeometry& g,
                  });
 }
 
+// Calls window(o, h0, h1, w0, w1) for every output position o (flat, row-major) of one plane
+// of adaptive pooling, with its input window rows [h0, h1) and columns [w0, w1).
+template <class Window>
+void for_each_adaptive_window(const Pool2dGeometry& g, const Window& window) {
+  for (int64_t oh = 0; oh < g.out_h; ++oh) {
+    const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
+    const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
+    for (int64_t ow = 0; ow < g.out_w; ++ow)
+      window(oh * g.out_w + ow, h0, h1, math::adaptive_start(ow, g.out_w, g.in_w),
+             math::adaptive_end(ow, g.out_w, g.in_w));
+  }
+}
+
 template <class T>
 void adaptive_avg_pool(const Tensor& input, const Pool2dGeometry& g, const Tensor& output) {
   const T* x = input.data_ptr<T>();
@@ -142,18 +155,12 @@ void adaptive_avg_pool(const Tensor& input, const Pool2dGeometry& g, const Tenso
     for (int64_t p = begin; p < end; ++p) {
       const T* plane = x + p * g.in_plane();
       T* out = y + p * g.out_plane();
-      for (int64_t oh = 0; oh < g.out_h; ++oh) {
-        const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
-        const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
-        for (int64_t ow = 0; ow < g.out_w; ++ow) {
-          const int64_t w0 = math::adaptive_start(ow, g.out_w, g.in_w);
-          const int64_t w1 = math::adaptive_end(ow, g.out_w, g.in_w);
-          T sum = T(0);
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * g.in_w + iw];
-          out[oh * g.out_w + ow] = sum / T((h1 - h0) * (w1 - w0));
-        }
-      }
+      for_each_adaptive_window(g, [&](int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+        T sum = T(0);
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * g.in_w + iw];
+        out[o] = sum / T((h1 - h0) * (w1 - w0));
+      });
     }
   });
 }
@@ -168,17 +175,11 @@ void adaptive_avg_pool_backward(const Tensor& grad_output, const Pool2dGeometry&
       T* plane = dx + p * g.in_plane();
       std::fill(plane, plane + g.in_plane(), T(0));
       const T* grad = dy + p * g.out_plane();
-      for (int64_t oh = 0; oh < g.out_h; ++oh) {
-        const int64_t h0 = math::adaptive_start(oh, g.out_h, g.in_h);
-        const int64_t h1 = math::adaptive_end(oh, g.out_h, g.in_h);
-        for (int64_t ow = 0; ow < g.out_w; ++ow) {
-          const int64_t w0 = math::adaptive_start(ow, g.out_w, g.in_w);
-          const int64_t w1 = math::adaptive_end(ow, g.out_w, g.in_w);
-          const T share = grad[oh * g.out_w + ow] / T((h1 - h0) * (w1 - w0));
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t iw = w0; iw < w1; ++iw) plane[ih * g.in_w + iw] += share;
-        }
-      }
+      for_each_adaptive_window(g, [&](int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+        const T share = grad[o] / T((h1 - h0) * (w1 - w0));
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) plane[ih * g.in_w + iw] += share;
+      });
     }
   });
 }

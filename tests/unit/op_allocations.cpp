@@ -1,31 +1,16 @@
 // Heap allocations per op call, counted by replacing the global operator new in this test
-// binary. An op's host time matters wherever its kernel is short (small tensors, and every op
-// on a GPU, where the host only issues a launch), and heap allocations were most of it: each
-// shape and stride vector, each op's output view, each map entry of the caching allocator.
+// binary (apps/common/heap_counter.h). An op's host time matters wherever its kernel is short
+// (small tensors, and every op on a GPU, where the host only issues a launch), and heap
+// allocations were most of it: each shape and stride vector, each op's output view, each map
+// entry of the caching allocator.
 // The counts below are what the engine makes today; a change that adds allocations to these
 // paths fails here and has to say why.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
+#include "apps/common/heap_counter.h"
 #include "engine/autograd.h"
 #include "engine/tensor.h"
 #include "ops/ops.h"
-
-namespace {
-std::atomic<long> heap_allocations{0};
-}  // namespace
-
-[[gnu::noinline]] void* operator new(size_t size) {
-  heap_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// Not inlined: GCC would otherwise see free() called on memory from operator new.
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace kite {
 namespace {
@@ -35,10 +20,10 @@ namespace {
 template <class Op>
 double allocations_per_call(Op&& op) {
   for (int i = 0; i < 10; ++i) op();
-  const long before = heap_allocations.load();
+  const long before = apps::heap_allocations();
   constexpr int kCalls = 100;
   for (int i = 0; i < kCalls; ++i) op();
-  return double(heap_allocations.load() - before) / kCalls;
+  return double(apps::heap_allocations() - before) / kCalls;
 }
 
 class OpAllocations : public ::testing::Test {
