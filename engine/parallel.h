@@ -1,15 +1,17 @@
-// parallel_range: the one way CPU code splits a loop across OpenMP threads.
+// parallel_range: how the CPU kernels split a loop across OpenMP threads when whether it is
+// worth it depends on the call (the tensor's size).
 //
 //   parallel_range(count, parallel, [&](int64_t begin, int64_t end) {
 //     for (int64_t i = begin; i < end; ++i) ...;
 //   });
-// With `parallel`, each OpenMP thread gets one contiguous piece of [0, count) (the pieces of
-// `omp parallel for schedule(static)`); without, body(0, count) runs once on this thread.
+// With `parallel`, each OpenMP thread gets one contiguous piece of [0, count) of nearly equal
+// size (as `omp parallel for schedule(static)` would); without, body(0, count) runs once on
+// this thread.
 //
 // Why not `#pragma omp parallel for if (parallel)`: when the condition is false, libgomp still
 // opens a parallel region (a team of one thread) on every call, about 0.4 us on the development
 // machine: more than a small op's whole kernel (add of two 2x2 tensors took 0.52 us with it,
-// 0.12 us without), paid by every small tensor an op touches.
+// 0.17 us without, apps/bench_op_overhead), paid by every small tensor an op touches.
 //
 // The loop itself stays in the caller, written out: a `#pragma omp simd` loop there vectorises,
 // where a helper calling a per-element lambda would leave it scalar (see elementwise.h).
