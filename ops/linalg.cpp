@@ -40,8 +40,11 @@ void check_pair(const char* op, const Tensor& a, const Tensor& b) {
 // t itself when its matrices can go to the GEMM as they are, else a contiguous copy.
 Tensor gemm_ready(const Tensor& t) { return matrix_layout(t).ok ? t : contiguous(t.detach()); }
 
-// Raw view of t (at least 2-D) with its batch axes broadcast to `batch`.
+// Raw view of t (at least 2-D) with its batch axes broadcast to `batch`; t itself when there
+// are no batch axes (two matrices, the usual case: a view costs a heap allocation that a
+// small product's launch cannot hide).
 Tensor expand_batch(const Tensor& t, const Shape& batch) {
+  if (batch.empty()) return t;
   const int64_t t_batch = t.dim() - 2;
   const int64_t lead = static_cast<int64_t>(batch.size()) - t_batch;
   Shape shape = batch, strides(batch.size(), 0);
@@ -93,14 +96,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   full_shape.push_back(m);
   full_shape.push_back(n);
   Tensor full = Tensor::empty(full_shape, a.dtype(), a.device());
-  // Two matrices (no batch axes) go to the kernel as they are, and the product is the output:
-  // the views below would be copies of the same shapes, and views cost heap allocations that
-  // a small product's launch cannot hide.
-  if (batch.empty())
-    matmul_stub.get(a.device())(gemm_ready(a2), gemm_ready(b2), Tensor(), full);
-  else
-    matmul_stub.get(a.device())(expand_batch(gemm_ready(a2), batch),
-                                expand_batch(gemm_ready(b2), batch), Tensor(), full);
+  matmul_stub.get(a.device())(expand_batch(gemm_ready(a2), batch),
+                              expand_batch(gemm_ready(b2), batch), /*bias=*/Tensor(), full);
 
   Tensor out = full;
   if (a.dim() == 1 || b.dim() == 1) {  // drop the axes that promoted 1-D operands

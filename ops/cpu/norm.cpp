@@ -165,9 +165,13 @@ void norm_backward(const Tensor& grad_output, const Tensor& input, const Tensor&
   const bool parallel = l.numel() >= kParallelMinElements;
   const int threads = parallel ? omp_get_max_threads() : 1;
   std::vector<Acc> sums(static_cast<size_t>(threads) * 2 * params, Acc(0));
+  // Each thread of parallel_range's region sums into its own accumulators; when the loop runs
+  // on the calling thread instead, into the first ones (the caller may itself be a thread of
+  // some outer region, whose thread number is not a slot here).
+  const int caller_level = omp_get_level();
   parallel_range(l.groups, parallel, [&](int64_t begin, int64_t end) {
-    // Each thread's own accumulators (thread 0's when the loop runs on this thread alone).
-    Acc* sum_dy_xhat = sums.data() + size_t(omp_get_thread_num()) * 2 * params;
+    const int slot = omp_get_level() > caller_level ? omp_get_thread_num() : 0;
+    Acc* sum_dy_xhat = sums.data() + size_t(slot) * 2 * params;
     Acc* sum_dy = sum_dy_xhat + params;
     for (int64_t g = begin; g < end; ++g) {
       const T m = mean[g], invstd = math::inverse_std(var[g], T(eps));
