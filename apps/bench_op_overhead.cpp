@@ -32,8 +32,6 @@
 #include "apps/common/heap_counter.h"
 #include "apps/common/main.h"
 #include "apps/common/training.h"
-#include "engine/backend.h"
-#include "engine/error.h"
 #include "ops/ops.h"
 
 #if defined(KITE_WITH_CUDA)
