@@ -43,7 +43,6 @@ AllocatorStats& CachingAllocator::stats_of(int device) {
 void* CachingAllocator::allocate(size_t nbytes, int device) {
   if (nbytes == 0) return nullptr;
   const size_t size = round_size(nbytes);
-  DeviceGuard guard(device);
   const cudaStream_t stream = current_stream();
 
   std::lock_guard<std::mutex> lock(mutex_);
@@ -61,6 +60,7 @@ void* CachingAllocator::allocate(size_t nbytes, int device) {
     stats.cached_bytes -= block.size;
     ++stats.cache_hits;
   } else {
+    DeviceGuard guard(device);  // only here: a cached block needs no device switch
     void* ptr = nullptr;
     cudaError_t status = cudaMalloc(&ptr, size);
     if (status == cudaErrorMemoryAllocation) {
@@ -83,7 +83,7 @@ void* CachingAllocator::allocate(size_t nbytes, int device) {
     ++stats.cuda_malloc_calls;
     block = Block{device, stream, size, ptr};
   }
-  active_blocks_.emplace(block.ptr, block);
+  active_blocks_[block.ptr] = block;
   stats.current_bytes += block.size;
   if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;
   return block.ptr;
@@ -92,18 +92,16 @@ void* CachingAllocator::allocate(size_t nbytes, int device) {
 void CachingAllocator::deallocate(void* ptr) {
   if (ptr == nullptr) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = active_blocks_.find(ptr);
-  if (it == active_blocks_.end()) {
+  const std::optional<Block> block = active_blocks_.take(ptr);
+  if (!block) {
     // Called from Storage's destructor, which must not throw: report and leak.
     std::fprintf(stderr, "kite cuda allocator: free of unknown pointer %p ignored\n", ptr);
     return;
   }
-  const Block block = it->second;
-  active_blocks_.erase(it);
-  AllocatorStats& stats = stats_of(block.device);
-  stats.current_bytes -= block.size;
-  stats.cached_bytes += block.size;
-  free_blocks_.insert(block);
+  AllocatorStats& stats = stats_of(block->device);
+  stats.current_bytes -= block->size;
+  stats.cached_bytes += block->size;
+  free_blocks_.insert(*block);
 }
 
 void CachingAllocator::release_cached(int device) {

@@ -20,10 +20,10 @@
 #include <memory_resource>
 #include <mutex>
 #include <set>
-#include <unordered_map>
 #include <vector>
 
 #include "cuda/allocator.h"
+#include "engine/flat_map.h"
 
 namespace kite::cuda {
 
@@ -64,12 +64,12 @@ class CachingAllocator {
   void release_cached(int device);       // mutex held; device -1: all devices
 
   std::mutex mutex_;
-  // The containers' nodes come from a pool of their own (guarded by mutex_): otherwise every
-  // allocation and free would also be a heap allocation for a map or set entry, host time
-  // that a small kernel's launch cannot hide.
+  // The set's nodes come from a pool of their own (guarded by mutex_): otherwise every
+  // allocation and free would also be a heap allocation for a set entry, host time that a
+  // small kernel's launch cannot hide. (FlatMap, engine/flat_map.h, has no nodes.)
   std::pmr::unsynchronized_pool_resource node_pool_;
   std::pmr::set<Block, BlockOrder> free_blocks_{&node_pool_};
-  std::pmr::unordered_map<void*, Block> active_blocks_{&node_pool_};
+  FlatMap<void*, Block> active_blocks_;  // blocks handed out to tensors, by address
   std::vector<AllocatorStats> stats_;
 };
 

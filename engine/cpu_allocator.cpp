@@ -4,14 +4,14 @@
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
-#include <memory_resource>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/flat_map.h"
 
 namespace kite {
 namespace {
@@ -58,10 +58,10 @@ class CpuAllocator {
       std::lock_guard<std::mutex> lock(mutex_);
       ++stats_.allocations;
       auto& lists = pinned ? pinned_free_blocks_ : free_blocks_;
-      auto it = lists.find(size);
-      if (it != lists.end() && !it->second.empty()) {
-        void* ptr = it->second.back();
-        it->second.pop_back();
+      std::vector<void*>* list = lists.find(size);
+      if (list != nullptr && !list->empty()) {
+        void* ptr = list->back();
+        list->pop_back();
         stats_.cached_bytes -= size;
         ++stats_.cache_hits;
         hand_out(ptr, Block{size, pinned});
@@ -89,21 +89,20 @@ class CpuAllocator {
 
   bool is_pinned(const void* ptr) {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = blocks_.find(const_cast<void*>(ptr));
-    return it != blocks_.end() && it->second.pinned;
+    const Block* block = blocks_.find(const_cast<void*>(ptr));
+    return block != nullptr && block->pinned;
   }
 
   void deallocate(void* ptr) {
     if (ptr == nullptr) return;
     std::unique_lock<std::mutex> lock(mutex_);
-    auto it = blocks_.find(ptr);
-    if (it == blocks_.end()) {
+    const std::optional<Block> taken = blocks_.take(ptr);
+    if (!taken) {
       // Called from Storage's destructor, which must not throw: report and leak.
       std::fprintf(stderr, "kite cpu allocator: free of unknown pointer %p ignored\n", ptr);
       return;
     }
-    const Block block = it->second;
-    blocks_.erase(it);
+    const Block block = *taken;
     stats_.current_bytes -= block.size;
     if (stats_.cached_bytes + block.size <= stats_.cache_limit_bytes) {
       (block.pinned ? pinned_free_blocks_ : free_blocks_)[block.size].push_back(ptr);
@@ -119,13 +118,14 @@ class CpuAllocator {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       for (bool pinned : {false, true}) {
-        for (auto& [size, blocks] : pinned ? pinned_free_blocks_ : free_blocks_) {
-          while (stats_.cached_bytes > limit && !blocks.empty()) {
-            released.emplace_back(blocks.back(), pinned);
-            blocks.pop_back();
-            stats_.cached_bytes -= size;
-          }
-        }
+        (pinned ? pinned_free_blocks_ : free_blocks_)
+            .for_each([&](size_t size, std::vector<void*>& blocks) {
+              while (stats_.cached_bytes > limit && !blocks.empty()) {
+                released.emplace_back(blocks.back(), pinned);
+                blocks.pop_back();
+                stats_.cached_bytes -= size;
+              }
+            });
       }
     }
     for (auto [ptr, pinned] : released) system_free(ptr, pinned);
@@ -171,18 +171,16 @@ class CpuAllocator {
 
   // Records a block as in use (mutex held).
   void hand_out(void* ptr, Block block) {
-    blocks_.emplace(ptr, block);
+    blocks_[ptr] = block;
     stats_.current_bytes += block.size;
     if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
   }
 
-  using FreeLists = std::unordered_map<size_t, std::vector<void*>>;  // size class -> blocks
+  // Flat tables (engine/flat_map.h): no division to find a slot, no heap node per entry.
+  using FreeLists = FlatMap<size_t, std::vector<void*>>;  // size class -> blocks
   std::mutex mutex_;
   FreeLists free_blocks_, pinned_free_blocks_;
-  // The map's nodes come from a pool of their own (guarded by mutex_): otherwise every tensor's
-  // allocation would also be a heap allocation for its map entry.
-  std::pmr::unsynchronized_pool_resource node_pool_;
-  std::pmr::unordered_map<void*, Block> blocks_{&node_pool_};  // blocks in use
+  FlatMap<void*, Block> blocks_;  // blocks in use
   CpuAllocatorStats stats_;
 };
 

@@ -36,10 +36,7 @@ template Tensor Tensor::from_vector(const std::vector<double>&, const Shape&);
 template Tensor Tensor::from_vector(const std::vector<int64_t>&, const Shape&);
 template Tensor Tensor::from_vector(const std::vector<uint8_t>&, const Shape&);
 
-TensorImpl* Tensor::impl() const {
-  KITE_CHECK(impl_ != nullptr, "use of an undefined tensor");
-  return impl_.get();
-}
+void Tensor::throw_undefined() { throw Error("use of an undefined tensor"); }
 
 int64_t Tensor::size(int64_t axis) const { return shape()[normalize_axis(axis, dim(), "size")]; }
 

@@ -83,11 +83,17 @@ class Tensor {
   // Reverse-mode differentiation from this tensor (see engine/autograd.h).
   void backward(const Tensor& grad_output = Tensor(), bool create_graph = false) const;
 
-  TensorImpl* impl() const;
+  // Inline: every accessor above goes through it, on every op. The throw is out of line.
+  TensorImpl* impl() const {
+    if (impl_ == nullptr) [[unlikely]]
+      throw_undefined();
+    return impl_.get();
+  }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
 
  private:
+  [[noreturn]] static void throw_undefined();
   std::shared_ptr<TensorImpl> impl_;
 };
 

@@ -46,6 +46,15 @@ Tensor reduce_grad(const BackwardContext& ctx, size_t i, const Tensor& grad, con
   return ctx.needs_grad(i) ? sum_to(grad, shape) : Tensor();
 }
 
+// t itself when it already has `shape` (the usual case: not even a Tensor copy, which is an
+// atomic reference-count update each way), else its broadcast view, kept in `holder`.
+const Tensor& broadcast_operand(const Tensor& t, const Shape& shape, const char* op,
+                                Tensor& holder) {
+  if (t.shape() == shape) return t;
+  holder = broadcast_view(t, shape, op);
+  return holder;
+}
+
 }  // namespace
 
 Tensor broadcast_view(const Tensor& t, const Shape& shape, const char* op) {
@@ -87,9 +96,11 @@ Tensor binary_forward(const char* name, BinaryOp op, const Tensor& a, const Tens
                   << " and " << describe(b));
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  if (out.numel() > 0)
-    binary_stub.get(a.device())(op, broadcast_view(a, shape, name), broadcast_view(b, shape, name),
-                                out);
+  if (out.numel() > 0) {
+    Tensor a_view, b_view;
+    binary_stub.get(a.device())(op, broadcast_operand(a, shape, name, a_view),
+                                broadcast_operand(b, shape, name, b_view), out);
+  }
   return out;
 }
 

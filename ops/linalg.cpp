@@ -37,24 +37,30 @@ void check_pair(const char* op, const Tensor& a, const Tensor& b) {
              op << ": devices differ: " << describe(a) << " and " << describe(b));
 }
 
-// t itself when its matrices can go to the GEMM as they are, else a contiguous copy.
-Tensor gemm_ready(const Tensor& t) { return matrix_layout(t).ok ? t : contiguous(t.detach()); }
-
-// Raw view of t (at least 2-D) with its batch axes broadcast to `batch`; t itself when there
-// are no batch axes (two matrices, the usual case: a view costs a heap allocation that a
-// small product's launch cannot hide).
-Tensor expand_batch(const Tensor& t, const Shape& batch) {
-  if (batch.empty()) return t;
-  const int64_t t_batch = t.dim() - 2;
+// The operand as the kernel takes it (MatmulFn): t itself when its matrices can go to the
+// GEMM as they are and there are no batch axes to broadcast (two matrices, the usual case);
+// otherwise a new tensor kept in `holder` (a contiguous copy, and/or a raw view with the batch
+// axes broadcast to `batch`). Handing back a reference spares the usual case even a Tensor
+// copy: each copy is an atomic reference-count update, and on a GPU this is host time that a
+// small product's launch cannot hide.
+const Tensor& gemm_operand(const Tensor& t, const Shape& batch, Tensor& holder) {
+  const Tensor* ready = &t;
+  if (!matrix_layout(t).ok) {
+    holder = contiguous(t.detach());
+    ready = &holder;
+  }
+  if (batch.empty()) return *ready;
+  const int64_t t_batch = ready->dim() - 2;
   const int64_t lead = static_cast<int64_t>(batch.size()) - t_batch;
   Shape shape = batch, strides(batch.size(), 0);
   for (int64_t d = lead; d < static_cast<int64_t>(batch.size()); ++d)
-    if (t.shape()[d - lead] == batch[d]) strides[d] = t.strides()[d - lead];
-  for (int64_t d = t.dim() - 2; d < t.dim(); ++d) {
-    shape.push_back(t.shape()[d]);
-    strides.push_back(t.strides()[d]);
+    if (ready->shape()[d - lead] == batch[d]) strides[d] = ready->strides()[d - lead];
+  for (int64_t d = ready->dim() - 2; d < ready->dim(); ++d) {
+    shape.push_back(ready->shape()[d]);
+    strides.push_back(ready->strides()[d]);
   }
-  return t.as_strided(shape, strides, t.offset());
+  holder = ready->as_strided(shape, strides, ready->offset());
+  return holder;
 }
 
 Shape broadcast_batch(const Tensor& a2, const Tensor& b2, const Tensor& a, const Tensor& b) {
@@ -80,13 +86,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_pair("matmul", a, b);
   KITE_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: operands need at least one dimension, got "
                                                << describe(a) << " and " << describe(b));
-  // numpy promotion of 1-D operands, as raw views.
-  const Tensor a2 = a.dim() == 1
-                        ? a.as_strided({1, a.shape()[0]},
-                                       {a.shape()[0] * a.strides()[0], a.strides()[0]}, a.offset())
-                        : a;
-  const Tensor b2 =
-      b.dim() == 1 ? b.as_strided({b.shape()[0], 1}, {b.strides()[0], 1}, b.offset()) : b;
+  // numpy promotion of 1-D operands, as raw views (a 2-D operand is used as it is).
+  Tensor a_row, b_column;
+  if (a.dim() == 1)
+    a_row = a.as_strided({1, a.shape()[0]}, {a.shape()[0] * a.strides()[0], a.strides()[0]},
+                         a.offset());
+  if (b.dim() == 1) b_column = b.as_strided({b.shape()[0], 1}, {b.strides()[0], 1}, b.offset());
+  const Tensor& a2 = a.dim() == 1 ? a_row : a;
+  const Tensor& b2 = b.dim() == 1 ? b_column : b;
   const int64_t m = a2.shape()[a2.dim() - 2], k = a2.shape()[a2.dim() - 1];
   const int64_t k2 = b2.shape()[b2.dim() - 2], n = b2.shape()[b2.dim() - 1];
   KITE_CHECK(k == k2, "matmul: " << shape_str(a.shape()) << " @ " << shape_str(b.shape())
@@ -96,16 +103,20 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   full_shape.push_back(m);
   full_shape.push_back(n);
   Tensor full = Tensor::empty(full_shape, a.dtype(), a.device());
-  matmul_stub.get(a.device())(expand_batch(gemm_ready(a2), batch),
-                              expand_batch(gemm_ready(b2), batch), /*bias=*/Tensor(), full);
+  Tensor a_holder, b_holder;
+  matmul_stub.get(a.device())(gemm_operand(a2, batch, a_holder), gemm_operand(b2, batch, b_holder),
+                              /*bias=*/Tensor(), full);
 
-  Tensor out = full;
+  Tensor out = std::move(full);
   if (a.dim() == 1 || b.dim() == 1) {  // drop the axes that promoted 1-D operands
     Shape shape = batch;
     if (a.dim() > 1) shape.push_back(m);
     if (b.dim() > 1) shape.push_back(n);
-    out = full.as_strided(shape, contiguous_strides(shape), 0);
+    out = out.as_strided(shape, contiguous_strides(shape), 0);
   }
+  // Asked first, unlike most ops: the formula's captures copy a and b (reference counts), which
+  // the GEMM benchmark's small products on a GPU can measure; only a recorded call pays.
+  if (!autograd::needs_record({a, b})) return out;
   autograd::record("matmul", {a, b}, out,
                    [a, b, full_shape](const Tensor& g, const BackwardContext& ctx) {
                      const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;
@@ -149,24 +160,31 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < x.dim(); ++d) rows *= x.shape()[d];
 
-  // x as a [rows, in_features] matrix: itself when it already is one (no view to allocate).
-  const Tensor x_dense = x.is_contiguous() ? x : contiguous(x.detach());
-  const bool is_matrix =
-      x.dim() == 2 && x_dense.strides()[0] == in_features && x_dense.strides()[1] == 1;
-  const Tensor x2 =
-      is_matrix ? x_dense
-                : x_dense.as_strided({rows, in_features}, {in_features, 1}, x_dense.offset());
+  // x as a [rows, in_features] matrix: itself when it already is one (no view to allocate,
+  // not even a Tensor copy).
+  Tensor x_holder;
+  const Tensor* x2 = &x;
+  if (!x.is_contiguous()) {
+    x_holder = contiguous(x.detach());
+    x2 = &x_holder;
+  }
+  if (x.dim() != 2 || x2->strides()[0] != in_features || x2->strides()[1] != 1) {
+    x_holder = x2->as_strided({rows, in_features}, {in_features, 1}, x2->offset());
+    x2 = &x_holder;
+  }
   const Tensor w_t = weight.as_strided({in_features, out_features},
                                        {weight.strides()[1], weight.strides()[0]}, weight.offset());
   Tensor full = Tensor::empty({rows, out_features}, x.dtype(), x.device());
-  matmul_stub.get(x.device())(x2, gemm_ready(w_t), bias, full);
+  Tensor w_holder;
+  matmul_stub.get(x.device())(*x2, gemm_operand(w_t, /*batch=*/{}, w_holder), bias, full);
 
-  Tensor out = full;  // [rows, out_features]: the output itself for a 2-D x
+  Tensor out = std::move(full);  // [rows, out_features]: the output itself for a 2-D x
   if (x.dim() != 2) {
     Shape shape(x.shape().begin(), x.shape().end() - 1);
     shape.push_back(out_features);
-    out = full.as_strided(shape, contiguous_strides(shape), 0);
+    out = out.as_strided(shape, contiguous_strides(shape), 0);
   }
+  if (!autograd::needs_record({x, weight, bias})) return out;  // as in matmul
   autograd::record(
       "linear", {x, weight, bias}, out,
       [x, weight, rows, in_features, out_features](const Tensor& g, const BackwardContext& ctx) {
