@@ -33,7 +33,7 @@ class FlatMap {
   bool empty() const { return size_ == 0; }
 
   Value* find(Key key) {
-    if (slots_.empty()) return nullptr;
+    if (slots_.empty() || key == Key{}) return nullptr;
     for (size_t i = home(key);; i = next(i)) {
       if (slots_[i].key == key) return &slots_[i].value;
       if (slots_[i].key == Key{}) return nullptr;
@@ -54,15 +54,16 @@ class FlatMap {
 
   // Removes `key` and returns its value; nullopt when it is not there.
   std::optional<Value> take(Key key) {
-    if (slots_.empty()) return std::nullopt;
+    if (slots_.empty() || key == Key{}) return std::nullopt;
     size_t i = home(key);
     while (slots_[i].key != key) {
       if (slots_[i].key == Key{}) return std::nullopt;
       i = next(i);
     }
     std::optional<Value> value(std::move(slots_[i].value));
-    // Backward shift: an entry further along the run moves into the hole when its home slot is
-    // not between the hole and itself (else a lookup would stop at the hole before reaching it).
+    // Backward shift: a later entry of the run whose home slot is not in (hole, entry] moves
+    // into the hole, and its old slot becomes the hole; left where it was, a lookup for it
+    // would start at its home, meet the hole and stop short.
     for (size_t j = next(i); slots_[j].key != Key{}; j = next(j)) {
       const size_t k = home(slots_[j].key);
       const bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);

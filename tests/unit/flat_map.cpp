@@ -108,6 +108,10 @@ TEST(FlatMap, GrowsPastManyEntriesAndEmptiesAgain) {
 TEST(FlatMap, RefusesTheEmptyKey) {
   FlatMap<void*, int> map;
   EXPECT_THROW(map[nullptr] = 1, Error);
+  map[reinterpret_cast<void*>(0x200)] = 1;  // the empty key must not find an empty slot
+  EXPECT_EQ(map.find(nullptr), nullptr);
+  EXPECT_FALSE(map.take(nullptr).has_value());
+  EXPECT_EQ(map.size(), 1u);
   FlatMap<size_t, int> sizes;
   EXPECT_THROW(sizes[0] = 1, Error);
 }
