@@ -3,11 +3,12 @@
 //
 // Why not std::unordered_map: every lookup there turns the hash into a bucket with a modulo by
 // a prime, a 64-bit division, and every entry is a node of its own. In the allocators, which run
-// twice per tensor, the divisions were the largest single cost of allocate and free (measured
-// with perf on bench_op_overhead's matmul). Here the slots are one array whose size is a power
-// of two; the slot is the top bits of key * 2^64/phi (Fibonacci hashing: spreads aligned
-// addresses, whose low bits are all zero, over the whole table); a collision takes the next free
-// slot (linear probing); an erase shifts the following entries of its run back (no tombstones).
+// twice per tensor, the divisions were the largest single cost of allocate and free (perf on
+// matmul's CUDA path, with the stand-in runtime of apps/bench/fake_cuda_runtime.cpp). Here the
+// slots are one array whose size is a power of two; the slot is the top bits of key * 2^64/phi
+// (Fibonacci hashing: spreads aligned addresses, whose low bits are all zero, over the whole
+// table); a collision takes the next free slot (linear probing); an erase shifts the following
+// entries of its run back (no tombstones).
 //
 // The key Key{} (nullptr, 0) marks an empty slot and cannot be stored: the allocators never
 // store a null block or a zero size class. Not thread-safe; the allocators hold their mutex.

@@ -35,7 +35,7 @@ class OpAllocations : public ::testing::Test {
 };
 
 // A tensor is two allocations: its TensorImpl and its Storage. Shape and strides live inside
-// the TensorImpl, and the allocator's bookkeeping comes from its own pool.
+// the TensorImpl, and the allocator's bookkeeping (engine/flat_map.h) has no node per block.
 TEST_F(OpAllocations, EmptyTensorIsTwoAllocations) {
   EXPECT_EQ(allocations_per_call([&] { out = Tensor::empty({2, 3, 4}); }), 2);
   EXPECT_EQ(allocations_per_call([&] { out = Tensor::empty({1, 2, 3, 4, 5, 6}); }), 2);
