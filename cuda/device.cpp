@@ -1,10 +1,10 @@
 // Device management and the current stream (see device.h and stream.h).
 #include "cuda/device.h"
 
+#include <atomic>
 #include <cstdio>
-#include <mutex>
+#include <memory>
 #include <sstream>
-#include <vector>
 
 #include "cuda/check.h"
 #include "cuda/stream.h"
@@ -14,6 +14,14 @@ namespace kite::cuda {
 namespace {
 
 thread_local cudaStream_t tls_stream = nullptr;
+
+// The device the innermost live DeviceGuard of this thread made current, or -1 outside any
+// guard. Inside a guard it is the current device (kite's own code runs there, and the guard
+// set it), so current_device() reads it instead of asking the runtime again: launch geometry
+// and the cuBLAS handle ask on every op, and each cudaGetDevice costs host time. Outside a
+// guard the caller may have changed the device with the runtime directly, so the runtime is
+// asked.
+thread_local int tls_guarded_device = -1;
 
 }  // namespace
 
@@ -30,6 +38,7 @@ int device_count() {
 }
 
 int current_device() {
+  if (tls_guarded_device >= 0) return tls_guarded_device;
   int index = 0;
   CUDA_CHECK(cudaGetDevice(&index));
   return index;
@@ -70,25 +79,32 @@ std::string describe_device(int index) {
 }
 
 int multiprocessor_count(int index) {
-  static std::mutex mutex;
-  static std::vector<int> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (cache.empty()) cache.assign(static_cast<size_t>(device_count()), 0);
-  KITE_CHECK(index >= 0 && index < static_cast<int>(cache.size()),
-             "cuda: device cuda:" << index << " does not exist");
-  if (cache[index] == 0)
-    CUDA_CHECK(cudaDeviceGetAttribute(&cache[index], cudaDevAttrMultiProcessorCount, index));
-  return cache[index];
+  // One slot per device, filled on first use and read without a lock afterwards: every
+  // kernel launch asks. Two threads filling a slot at once store the same value.
+  static const int count = device_count();
+  static const std::unique_ptr<std::atomic<int>[]> cache(new std::atomic<int>[count]());
+  KITE_CHECK(index >= 0 && index < count, "cuda: device cuda:" << index << " does not exist");
+  int value = cache[index].load(std::memory_order_relaxed);
+  if (value == 0) {
+    CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, index));
+    cache[index].store(value, std::memory_order_relaxed);
+  }
+  return value;
 }
 
-DeviceGuard::DeviceGuard(int index) : previous_(current_device()), changed_(previous_ != index) {
+DeviceGuard::DeviceGuard(int index) : outer_guarded_(tls_guarded_device) {
+  if (outer_guarded_ == index) return;  // an enclosing guard made it current: nothing to do
+  previous_ = current_device();
+  changed_ = previous_ != index;
   if (changed_) set_device(index);
+  tls_guarded_device = index;
 }
 
 DeviceGuard::~DeviceGuard() {
   // A destructor must not throw; restoring a device that was valid a moment ago cannot fail
   // short of a lost context, which later calls report anyway.
   if (changed_) cudaSetDevice(previous_);
+  tls_guarded_device = outer_guarded_;
 }
 
 cudaStream_t current_stream() { return tls_stream; }

@@ -31,7 +31,10 @@ std::string describe_device(int index);
 // Streaming multiprocessors of a device, cached (used for launch geometry).
 int multiprocessor_count(int index);
 
-// Makes `index` current for the guard's lifetime (no driver call when it already is).
+// Makes `index` current for the guard's lifetime (no driver call when it already is). While
+// a guard lives, current_device() on its thread answers from the guard without asking the
+// runtime; nested guards for the same device make no runtime call at all. Code inside a
+// guard must therefore change the device only through another DeviceGuard.
 class DeviceGuard {
  public:
   explicit DeviceGuard(int index);
@@ -40,8 +43,9 @@ class DeviceGuard {
   DeviceGuard& operator=(const DeviceGuard&) = delete;
 
  private:
-  int previous_;
-  bool changed_;
+  int outer_guarded_;     // the enclosing guard's device on this thread, -1 for none
+  int previous_ = -1;     // the device to restore
+  bool changed_ = false;  // whether this guard switched device
 };
 
 }  // namespace kite::cuda

@@ -97,6 +97,48 @@ TEST(CudaDevice, CountAndProperties) {
   std::cout << "[ device   ] " << text << "\n";
 }
 
+// current_device() inside a DeviceGuard answers from the guard; it must agree with the
+// runtime at every step, and a guard must put back the device it found.
+TEST(CudaDevice, GuardsAgreeWithTheRuntimeAndRestore) {
+  KITE_REQUIRE_CUDA();
+  const auto runtime_device = [] {
+    int index = -1;
+    CUDA_CHECK(cudaGetDevice(&index));
+    return index;
+  };
+  cuda::set_device(0);
+  {
+    cuda::DeviceGuard outer(0);
+    EXPECT_EQ(cuda::current_device(), 0);
+    {
+      cuda::DeviceGuard inner(0);
+      EXPECT_EQ(cuda::current_device(), 0);
+    }
+    EXPECT_EQ(cuda::current_device(), 0);
+    EXPECT_EQ(runtime_device(), 0);
+  }
+  if (cuda::device_count() < 2)
+    GTEST_SKIP() << "only one CUDA device: nesting across devices untested";
+  {
+    cuda::DeviceGuard on_one(1);
+    EXPECT_EQ(cuda::current_device(), 1);
+    EXPECT_EQ(runtime_device(), 1);
+    {
+      cuda::DeviceGuard back_on_zero(0);
+      EXPECT_EQ(cuda::current_device(), 0);
+      EXPECT_EQ(runtime_device(), 0);
+    }
+    EXPECT_EQ(cuda::current_device(), 1);
+    EXPECT_EQ(runtime_device(), 1);
+  }
+  EXPECT_EQ(runtime_device(), 0);
+  // Outside any guard the runtime is asked, so a device set directly is seen.
+  CUDA_CHECK(cudaSetDevice(1));
+  EXPECT_EQ(cuda::current_device(), 1);
+  cuda::set_device(0);
+  EXPECT_EQ(cuda::current_device(), 0);
+}
+
 TEST(CudaAllocator, ReusesFreedBlocksOfTheSameSize) {
   KITE_REQUIRE_CUDA();
   { Tensor warm = Tensor::empty({1000}, DType::Float32, kCuda); }  // the block is now cached

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -31,7 +32,8 @@ std::string read_file(const fs::path& path) {
   return text.str();
 }
 
-Process spawn(const std::string& name, const std::vector<std::string>& args, const fs::path& logs) {
+Process spawn(const std::string& name, const std::vector<std::string>& args, const fs::path& logs,
+              const std::vector<std::string>& env) {
   static int counter = 0;
   Process p;
   p.out = logs / (name + "." + std::to_string(counter) + ".out");
@@ -42,10 +44,16 @@ Process spawn(const std::string& name, const std::vector<std::string>& args, con
   std::vector<char*> argv;
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "OMP_WAIT_POLICY=", 16) != 0) env_strings.emplace_back(*e);
+  // The variables set here, then the inherited environment less those.
+  std::vector<std::string> env_strings = env;
   env_strings.emplace_back("OMP_WAIT_POLICY=passive");
+  const size_t set_here = env_strings.size();
+  const auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  for (char** e = environ; *e; ++e) {
+    bool overridden = false;
+    for (size_t i = 0; i < set_here; ++i) overridden |= name_of(env_strings[i]) == name_of(*e);
+    if (!overridden) env_strings.emplace_back(*e);
+  }
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -103,8 +111,9 @@ void AppTest::SetUp() {
 
 void AppTest::TearDown() { any_failure_ |= HasFailure(); }
 
-Result AppTest::run(const std::string& name, const std::vector<std::string>& args) {
-  return wait_for(spawn(name, args, root_));
+Result AppTest::run(const std::string& name, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env) {
+  return wait_for(spawn(name, args, root_, env));
 }
 
 }  // namespace kite::test_support

@@ -30,8 +30,9 @@ struct Result {
 // Starts apps_dir()/name with `args`; stdout and stderr go to numbered files in `logs`.
 // OpenMP threads sleep instead of spinning while they wait (OMP_WAIT_POLICY=passive), so that
 // a busy machine (ctest running tests side by side) stays fast; this changes no arithmetic.
+// `env` adds "NAME=value" entries to the inherited environment.
 Process spawn(const std::string& name, const std::vector<std::string>& args,
-              const std::filesystem::path& logs);
+              const std::filesystem::path& logs, const std::vector<std::string>& env = {});
 Result wait_for(const Process& process);
 
 // Ctrl-C for a training run: waits until `log` has at least `lines` lines (or 60 s have
@@ -49,8 +50,9 @@ class AppTest : public ::testing::Test {
   static void TearDownTestSuite();
   void SetUp() override;
   void TearDown() override;
-  // Runs a binary (the fixture's by default) to the end, logs in root_.
-  Result run(const std::string& name, const std::vector<std::string>& args);
+  // Runs a binary (the fixture's by default) to the end, logs in root_; `env` as for spawn.
+  Result run(const std::string& name, const std::vector<std::string>& args,
+             const std::vector<std::string>& env = {});
   Result run(const std::vector<std::string>& args) { return run(binary_, args); }
 
   static inline std::filesystem::path suite_root_;

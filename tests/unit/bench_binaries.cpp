@@ -3,10 +3,13 @@
 // the GPU (a machine with one: the GPU rows and the targets line) or, without a GPU, stops at
 // once with a one-line error naming the device and exit code 1. Bad flags exit 2. The binaries
 // are found next to this test's build folder; the test skips, saying so, when they have not
-// been built.
+// been built. Also the CUDA path's host side on the stand-in runtime, which needs no GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -111,6 +114,37 @@ TEST_F(BenchOpOverhead, CpuTableAndCudaRowsOrAOneLineRefusal) {
   expect_gpu_rows_or_refusal(run({"--calls", "4", "--rounds", "2", "--device", "cuda"}),
                              {"| linear | "});
   EXPECT_EQ(run({"--calls", "0"}).exit_code, 2);
+}
+
+// The CUDA path's host side, without a GPU: bench_op_overhead with the stand-in runtime
+// preloaded (apps/bench/fake_cuda_runtime.cpp), which counts the calls made to it. A kernel
+// op asks the runtime for the current device once, in its DeviceGuard (launch geometry and
+// the cuBLAS handle read the guard's answer); making a tensor or a view asks nothing.
+TEST_F(BenchOpOverhead, CudaPathAsksForTheDeviceAtMostOncePerOp) {
+  const std::filesystem::path stand_in = test_support::apps_dir() / "libkite_fake_cuda.so";
+  if (!std::filesystem::exists(stand_in))
+    GTEST_SKIP() << "no " << stand_in << " (built without CUDA)";
+  const Result r = run("bench_op_overhead", {"--calls", "4", "--rounds", "2", "--device", "cuda"},
+                       {"LD_PRELOAD=" + stand_in.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(contains(r.out, "| device queries/call |")) << r.out;
+
+  // Rows "| op | ns | allocations | runtime calls | device queries |".
+  std::map<std::string, double> queries;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> cells;
+    std::istringstream fields(line);
+    for (std::string cell; std::getline(fields, cell, '|');) cells.push_back(cell);
+    if (cells.size() != 6 || cells[2].find_first_of("0123456789") == std::string::npos) continue;
+    queries[cells[1].substr(1, cells[1].size() - 2)] = std::stod(cells[5]);
+  }
+  for (const char* op : {"add", "mul", "relu", "sum", "matmul", "linear", "matmul, recorded"}) {
+    ASSERT_EQ(queries.count(op), 1u) << op << " missing from\n" << r.out;
+    EXPECT_LE(queries[op], 1.0) << op << "\n" << r.out;
+  }
+  EXPECT_EQ(queries.at("Tensor::empty"), 0.0) << r.out;
+  EXPECT_EQ(queries.at("transpose (a view)"), 0.0) << r.out;
 }
 
 }  // namespace
