@@ -235,7 +235,8 @@ step bench_gemm 120 "$build/apps/bench_gemm" --device cuda &&
   grep "^target" "$log_dir/bench_gemm.log" | tee -a "$summary"
 # The ops' host time per call (what bench_gemm's launch-bound 256^3 rows add to cuBLAS's).
 step bench_op_overhead 30 "$build/apps/bench_op_overhead" --device cuda &&
-  grep -E "^\| (matmul|add|cudaGetDevice alone) \|" "$log_dir/bench_op_overhead.log" | tee -a "$summary"
+  grep -E "^\| (matmul|add|cudaGetDevice alone) \|" "$log_dir/bench_op_overhead.log" |
+  tee -a "$summary"
 step bench_conv 60 "$build/apps/bench_conv" --device cuda &&
   grep "AE conv stack" "$log_dir/bench_conv.log" | tee -a "$summary"
 have_torch_cuda=0

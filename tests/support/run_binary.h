@@ -30,7 +30,7 @@ struct Result {
 // Starts apps_dir()/name with `args`; stdout and stderr go to numbered files in `logs`.
 // OpenMP threads sleep instead of spinning while they wait (OMP_WAIT_POLICY=passive), so that
 // a busy machine (ctest running tests side by side) stays fast; this changes no arithmetic.
-// `env` adds "NAME=value" entries to the inherited environment.
+// `env` holds "NAME=value" entries for the child, replacing inherited ones of the same name.
 Process spawn(const std::string& name, const std::vector<std::string>& args,
               const std::filesystem::path& logs, const std::vector<std::string>& env = {});
 Result wait_for(const Process& process);
