@@ -6,9 +6,12 @@
 // it the table shows "-" and results are checked against a naive sum on sampled entries.
 //
 // On a GPU the engine's side is the public op, kite::matmul, as a model calls it (dispatch,
-// the output from the caching allocator, cuBLAS through cuda/blas.h); the yardstick is
-// cublasSgemm / cublasDgemm called directly on the same operands, stream and math mode (TF32
-// off unless --tf32). The CUDA back end's target is the op within 5% of the bare call.
+// the output from the caching allocator, cuBLAS through cuda/blas.h: for one matrix, a
+// cublasLt plan kept per shape, cuda/gemm_plan.h); the yardstick is cublasSgemm / cublasDgemm
+// called directly on the same operands, stream and math mode (TF32 off unless --tf32). The
+// CUDA back end's target is the op within 5% of the bare call. The "wrapper" column is
+// cuda/blas.h's GEMM alone (the kept plan, without the op), so kite - wrapper is what the op
+// adds and wrapper - cuBLAS what the kept plan saves.
 //
 // Usage: bench_gemm [--threads 1,2] [--sizes 256,1024,64x1024x1024] [--dtype f32|f64|both]
 //                   [--trans nn,nt,tn,tt] [--reps N] [--stat best|median] [--clock wall|cpu]
@@ -505,7 +508,8 @@ int run_cuda(kite::Device device, const std::vector<Shape>& shapes, const std::s
             << "- float32 math: " << (tf32 ? "TF32 tensor cores (--tf32)" : "full float32")
             << "\n- time per case: " << timing.stat
             << " of 3 alternating batches, each the mean call of a batch timed with CUDA events\n"
-            << "- wrapper: kite's cuBLAS wrapper (cuda/blas.h) alone, without the op\n"
+            << "- wrapper: kite's GEMM wrapper (cuda/blas.h: one matrix through a cublasLt plan kept "
+               "per shape) alone, without the op\n"
             << "- host us: the host's time to issue one call (a case whose host time is its GPU "
                "time per call measures launch overhead)\n\n"
             << "| dtype | op | MxNxK | kite ms | cuBLAS ms | kite TFLOP/s | cuBLAS TFLOP/s | "

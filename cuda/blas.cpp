@@ -1,13 +1,17 @@
 // cuBLAS handles and the row-major strided-batched GEMM (see blas.h).
 #include "cuda/blas.h"
 
+#include <cublasLt.h>
+
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <type_traits>
 #include <vector>
 
 #include "cuda/check.h"
 #include "cuda/device.h"
+#include "cuda/gemm_plan.h"
 #include "cuda/stream.h"
 #include "engine/error.h"
 
@@ -42,8 +46,7 @@ cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation
                                    beta, c, ldc, stride_c, batch);
 }
 
-// One matrix: the plain GEMM, the call a user of cuBLAS would make (bench_gemm compares the
-// engine's matmul with it), rather than a batch of one.
+// One matrix, when cublasLt has no plan for it: the plain GEMM rather than a batch of one.
 cublasStatus_t call_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
                          int k, const float* alpha, const float* a, int lda, const float* b,
                          int ldb, const float* beta, float* c, int ldc) {
@@ -63,13 +66,16 @@ bool allow_tf32() { return tf32_allowed.load(); }
 
 namespace {
 
-// A thread's handle for one device, with the stream and math mode it was last given: setting
-// either costs host time, which a small GEMM's launch cannot hide, so they are set only when
-// they change. A new handle runs on the default stream in the default math mode.
+// A thread's handles for one device. The cuBLAS handle keeps the stream and math mode it was
+// last given: setting either costs host time, which a small GEMM's launch cannot hide, so they
+// are set only when they change (a new handle runs on the default stream in the default math
+// mode). The cublasLt handle runs the single products, with their plans (gemm_plan.h).
 struct HandleState {
   cublasHandle_t handle = nullptr;
   cudaStream_t stream = nullptr;
   cublasMath_t math = CUBLAS_DEFAULT_MATH;
+  cublasLtHandle_t lt = nullptr;
+  GemmPlanCache plans;
 };
 
 HandleState& current_handle_state() {
@@ -79,7 +85,10 @@ HandleState& current_handle_state() {
   const int device = current_device();
   if (device >= static_cast<int>(states.size())) states.resize(device + 1);
   HandleState& state = states[device];
-  if (state.handle == nullptr) CUBLAS_CHECK(cublasCreate(&state.handle));
+  if (state.handle == nullptr) {
+    CUBLAS_CHECK(cublasCreate(&state.handle));
+    CUBLAS_CHECK(cublasLtCreate(&state.lt));
+  }
   const cudaStream_t stream = current_stream();
   if (state.stream != stream) {
     CUBLAS_CHECK(cublasSetStream(state.handle, stream));
@@ -91,6 +100,8 @@ HandleState& current_handle_state() {
 }  // namespace
 
 cublasHandle_t cublas_handle() { return current_handle_state().handle; }
+
+size_t gemm_plan_count() { return current_handle_state().plans.size(); }
 
 template <class T>
 void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
@@ -116,8 +127,26 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
   const int ld_b = checked_int(ldb, "ldb"), ld_a = checked_int(lda, "lda");
   const int ld_c = checked_int(ldc, "ldc");
   if (batch == 1) {
-    CUBLAS_CHECK(
-        call_gemm(handle, op_b, op_a, cm, cn, ck, &alpha, b, ld_b, a, ld_a, &beta, c, ld_c));
+    const GemmPlanKey key{std::is_same_v<T, double>,
+                          std::is_same_v<T, float> && allow_tf32(),
+                          trans_b,
+                          trans_a,
+                          cm,
+                          cn,
+                          ck,
+                          ld_b,
+                          ld_a,
+                          ld_c,
+                          pointer_alignment(b),
+                          pointer_alignment(a),
+                          pointer_alignment(c)};
+    const GemmPlan& plan = state.plans.find_or_make(state.lt, key);
+    if (plan.usable) {
+      run_gemm_plan(state.lt, plan, alpha, b, a, beta, c, state.stream, current_device());
+    } else {
+      CUBLAS_CHECK(
+          call_gemm(handle, op_b, op_a, cm, cn, ck, &alpha, b, ld_b, a, ld_a, &beta, c, ld_c));
+    }
     return;
   }
   for (int64_t first = 0; first < batch; first += kMaxBatchPerCall) {

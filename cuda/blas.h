@@ -1,5 +1,6 @@
 // cuBLAS for kite: one handle per (thread, device), and a row-major GEMM on top of cuBLAS's
-// column-major one.
+// column-major one. A single product (batch 1) runs through cublasLt with a plan kept per
+// shape (gemm_plan.h), a batch through cublas<T>gemmStridedBatched.
 //
 // Row-major vs column-major: a row-major M x N matrix with leading dimension ld is, byte for
 // byte, the column-major N x M matrix of its transpose. So row-major C = op(A) op(B) is
@@ -13,6 +14,7 @@
 
 #include <cublas_v2.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace kite::cuda {
@@ -23,6 +25,9 @@ bool allow_tf32();
 // The calling thread's cuBLAS handle for the current device, bound to the current stream.
 // Created on first use and kept for the life of the thread.
 cublasHandle_t cublas_handle();
+
+// How many cublasLt plans (gemm_plan.h) the calling thread keeps for the current device.
+size_t gemm_plan_count();
 
 // For b in [0, batch): C_b = alpha * op(A_b) op(B_b) + beta * C_b, all row-major, where
 // op(A_b) is M x K (A stored K x M when trans_a), op(B_b) is K x N (B stored N x K when

@@ -13,6 +13,7 @@
 // Only the calls that the ops' host paths and the benchmarks make are here. A program that
 // calls anything else reaches the real runtime, which fails without a driver as it would
 // anyway. Never linked into anything: it exists only to be preloaded.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -246,6 +247,58 @@ cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t, cublasOperation_t, cubl
                                          int, int, const double*, const double*, int, long long,
                                          const double*, int, long long, const double*, double*, int,
                                          long long, int) {
+  count_call();
+  return kBlasOk;
+}
+
+// ---- cublasLt: the calls kite's plans make (cuda/gemm_plan.cpp), doing nothing; the
+// heuristic offers one algorithm that needs no workspace ----
+cublasStatus_t cublasLtCreate(cublasLtHandle_t* handle) {
+  count_call();
+  *handle = reinterpret_cast<cublasLtHandle_t>(new int);
+  return kBlasOk;
+}
+cublasStatus_t cublasLtMatmulDescInit_internal(cublasLtMatmulDesc_t, size_t, cublasComputeType_t,
+                                               cudaDataType_t) {
+  count_call();
+  return kBlasOk;
+}
+cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t, cublasLtMatmulDescAttributes_t,
+                                              const void*, size_t) {
+  count_call();
+  return kBlasOk;
+}
+cublasStatus_t cublasLtMatrixLayoutInit_internal(cublasLtMatrixLayout_t, size_t, cudaDataType,
+                                                 uint64_t, uint64_t, int64_t) {
+  count_call();
+  return kBlasOk;
+}
+cublasStatus_t cublasLtMatmulPreferenceInit_internal(cublasLtMatmulPreference_t, size_t) {
+  count_call();
+  return kBlasOk;
+}
+cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t,
+                                                    cublasLtMatmulPreferenceAttributes_t,
+                                                    const void*, size_t) {
+  count_call();
+  return kBlasOk;
+}
+cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t,
+                                              cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                              cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                              cublasLtMatmulPreference_t, int requested,
+                                              cublasLtMatmulHeuristicResult_t results[],
+                                              int* found) {
+  count_call();
+  *found = requested > 0 ? 1 : 0;
+  if (*found) results[0] = cublasLtMatmulHeuristicResult_t{};  // state success, no workspace
+  return kBlasOk;
+}
+cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t, const void*, const void*,
+                              cublasLtMatrixLayout_t, const void*, cublasLtMatrixLayout_t,
+                              const void*, const void*, cublasLtMatrixLayout_t, void*,
+                              cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t*, void*, size_t,
+                              cudaStream_t) {
   count_call();
   return kBlasOk;
 }

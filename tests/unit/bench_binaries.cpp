@@ -104,6 +104,29 @@ TEST_F(BenchConv, CpuTableAndCudaRowsOrAOneLineRefusal) {
 class BenchOpOverhead : public test_support::AppTest {
  protected:
   BenchOpOverhead() : AppTest("bench_op_overhead") {}
+
+  // The CUDA path's host side, without a GPU: bench_op_overhead with the stand-in runtime
+  // preloaded (apps/bench/fake_cuda_runtime.cpp), which counts the calls made to it. Its rows,
+  // "| op | ns | allocations | runtime calls | device queries |", as op -> {runtime calls, device
+  // queries} per call; empty when the stand-in was not built.
+  std::map<std::string, std::pair<double, double>> stand_in_counts() {
+    const std::filesystem::path stand_in = test_support::apps_dir() / "libkite_fake_cuda.so";
+    if (!std::filesystem::exists(stand_in)) return {};
+    const Result r = run(binary_, {"--calls", "4", "--rounds", "2", "--device", "cuda"},
+                         {"LD_PRELOAD=" + stand_in.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "| device queries/call |")) << r.out;
+    std::map<std::string, std::pair<double, double>> counts;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::vector<std::string> cells;
+      std::istringstream fields(line);
+      for (std::string cell; std::getline(fields, cell, '|');) cells.push_back(cell);
+      if (cells.size() != 6 || cells[2].find_first_of("0123456789") == std::string::npos) continue;
+      counts[cells[1].substr(1, cells[1].size() - 2)] = {std::stod(cells[4]), std::stod(cells[5])};
+    }
+    return counts;
+  }
 };
 
 TEST_F(BenchOpOverhead, CpuTableAndCudaRowsOrAOneLineRefusal) {
@@ -116,35 +139,30 @@ TEST_F(BenchOpOverhead, CpuTableAndCudaRowsOrAOneLineRefusal) {
   EXPECT_EQ(run({"--calls", "0"}).exit_code, 2);
 }
 
-// The CUDA path's host side, without a GPU: bench_op_overhead with the stand-in runtime
-// preloaded (apps/bench/fake_cuda_runtime.cpp), which counts the calls made to it. A kernel
-// op asks the runtime for the current device once, in its DeviceGuard (launch geometry and
-// the cuBLAS handle read the guard's answer); making a tensor or a view asks nothing.
+// A kernel op asks the runtime for the current device once, in its DeviceGuard (launch
+// geometry and the cuBLAS handle read the guard's answer); making a tensor or a view asks
+// nothing.
 TEST_F(BenchOpOverhead, CudaPathAsksForTheDeviceAtMostOncePerOp) {
-  const std::filesystem::path stand_in = test_support::apps_dir() / "libkite_fake_cuda.so";
-  if (!std::filesystem::exists(stand_in))
-    GTEST_SKIP() << "no " << stand_in << " (built without CUDA)";
-  const Result r = run("bench_op_overhead", {"--calls", "4", "--rounds", "2", "--device", "cuda"},
-                       {"LD_PRELOAD=" + stand_in.string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  ASSERT_TRUE(contains(r.out, "| device queries/call |")) << r.out;
-
-  // Rows "| op | ns | allocations | runtime calls | device queries |".
-  std::map<std::string, double> queries;
-  std::istringstream lines(r.out);
-  for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> cells;
-    std::istringstream fields(line);
-    for (std::string cell; std::getline(fields, cell, '|');) cells.push_back(cell);
-    if (cells.size() != 6 || cells[2].find_first_of("0123456789") == std::string::npos) continue;
-    queries[cells[1].substr(1, cells[1].size() - 2)] = std::stod(cells[5]);
-  }
+  const auto counts = stand_in_counts();
+  if (counts.empty()) GTEST_SKIP() << "no libkite_fake_cuda.so (built without CUDA)";
   for (const char* op : {"add", "mul", "relu", "sum", "matmul", "linear", "matmul, recorded"}) {
-    ASSERT_EQ(queries.count(op), 1u) << op << " missing from\n" << r.out;
-    EXPECT_LE(queries[op], 1.0) << op << "\n" << r.out;
+    ASSERT_EQ(counts.count(op), 1u) << op << " missing";
+    EXPECT_LE(counts.at(op).second, 1.0) << op;
   }
-  EXPECT_EQ(queries.at("Tensor::empty"), 0.0) << r.out;
-  EXPECT_EQ(queries.at("transpose (a view)"), 0.0) << r.out;
+  EXPECT_EQ(counts.at("Tensor::empty").second, 0.0);
+  EXPECT_EQ(counts.at("transpose (a view)").second, 0.0);
+}
+
+// A product's cublasLt plan (cuda/gemm_plan.h) is made once per shape and kept: after the
+// first call, a matmul is the device query and one cublasLtMatmul. Making the plan again on
+// every call would add its thirteen descriptor, preference and heuristic calls.
+TEST_F(BenchOpOverhead, CudaMatmulKeepsItsGemmPlan) {
+  const auto counts = stand_in_counts();
+  if (counts.empty()) GTEST_SKIP() << "no libkite_fake_cuda.so (built without CUDA)";
+  for (const char* op : {"matmul", "matmul, recorded"}) {
+    ASSERT_EQ(counts.count(op), 1u) << op << " missing";
+    EXPECT_EQ(counts.at(op).first, 2.0) << op;
+  }
 }
 
 }  // namespace
