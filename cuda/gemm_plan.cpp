@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "cuda/caching_allocator.h"
 #include "cuda/check.h"
+#include "engine/storage.h"
 
 namespace kite::cuda {
 namespace {
@@ -26,22 +26,6 @@ void init_layout(cublasLtMatrixLayoutOpaque_t& layout, cudaDataType_t type, bool
   CUBLAS_CHECK(
       cublasLtMatrixLayoutInit(&layout, type, trans ? cols : rows, trans ? rows : cols, ld));
 }
-
-// A workspace block from the caching allocator for one call. Handing it back right after the
-// call is queued is safe: the allocator gives a freed block only to later work on the same
-// stream, which runs after this product.
-class Workspace {
- public:
-  Workspace(size_t bytes, int device)
-      : ptr_(bytes ? CachingAllocator::instance().allocate(bytes, device) : nullptr) {}
-  ~Workspace() { CachingAllocator::instance().deallocate(ptr_); }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  void* get() const { return ptr_; }
-
- private:
-  void* ptr_;
-};
 
 }  // namespace
 
@@ -117,14 +101,17 @@ const GemmPlan& GemmPlanCache::find_or_make(cublasLtHandle_t handle, const GemmP
 template <class T>
 void run_gemm_plan(cublasLtHandle_t handle, const GemmPlan& plan, T alpha, const T* a, const T* b,
                    T beta, T* c, cudaStream_t stream, int device) {
-  const Workspace workspace(plan.workspace_bytes, device);
+  // The workspace is device memory for this call (a Storage: from the caching allocator, back
+  // to it when the call is queued). Handing it back that early is safe: the allocator gives a
+  // freed block only to later work on the same stream, which runs after this product.
+  const Storage workspace(plan.workspace_bytes, Device::cuda(device));
   // cublasLt takes its descriptors as non-const handles but does not change them.
   auto& operation = const_cast<cublasLtMatmulDescOpaque_t&>(plan.operation);
   auto& a_layout = const_cast<cublasLtMatrixLayoutOpaque_t&>(plan.a_layout);
   auto& b_layout = const_cast<cublasLtMatrixLayoutOpaque_t&>(plan.b_layout);
   auto& c_layout = const_cast<cublasLtMatrixLayoutOpaque_t&>(plan.c_layout);
   CUBLAS_CHECK(cublasLtMatmul(handle, &operation, &alpha, a, &a_layout, b, &b_layout, &beta, c,
-                              &c_layout, c, &c_layout, &plan.algo, workspace.get(),
+                              &c_layout, c, &c_layout, &plan.algo, workspace.data(),
                               plan.workspace_bytes, stream));
 }
 

@@ -1,5 +1,5 @@
-// libkite_fake_cuda.so: a stand-in for the CUDA runtime and cuBLAS, for measuring the host
-// side of kite's CUDA path on a machine without a GPU (bench_op_overhead, bench_gemm):
+// libkite_fake_cuda.so: a stand-in for the CUDA runtime and cuBLAS (cublasLt too), for measuring
+// the host side of kite's CUDA path on a machine without a GPU (bench_op_overhead, bench_gemm):
 //   LD_PRELOAD=build/apps/libkite_fake_cuda.so build/apps/bench_op_overhead --device cuda
 // Preloaded, its functions take the place of the real ones: there is one device (named
 // "fake"), device memory is host memory, copies are memcpy, kernel launches and GEMMs do
